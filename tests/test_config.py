@@ -1,0 +1,102 @@
+"""Config validation: every bad input is one line naming the file, the field path and the problem."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from watcher import config
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = (ROOT / "config.yaml").read_text()
+
+
+def test_shipped_config_is_valid_and_has_the_qwen_watch():
+    cfg = config.parse(GOOD, "config.yaml")
+    watch = cfg.watch("qwen3.7")
+    assert watch.flagship.released == dt.date(2026, 5, 20)
+    assert watch.window() == (dt.date(2026, 7, 10), dt.date(2026, 7, 18))
+    assert watch.huggingface.authors == ["Qwen"]
+    assert watch.github.repos == ["QwenLM/Qwen3.7"]
+    assert cfg.schedule.poll_interval == dt.timedelta(minutes=15)
+
+
+def test_embedded_default_matches_shipped_watches(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WATCHER_CONFIG", raising=False)
+    cfg = config.load(None)
+    assert cfg.source_path == "(embedded default config)"
+    assert cfg.slack is None
+    assert [w.name for w in cfg.watches] == ["qwen3.7"]
+    assert cfg.database == "sqlite:///watcher.db"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('include: ["Qwen3.7-*"]', 'incldue: ["Qwen3.7-*"]', "watches[0].huggingface.incldue: unknown key 'incldue'"),
+        ("released: 2026-05-20", "released: 2026-02-30", "watches[0].flagship.released: '2026-02-30' is not a real date"),
+        ("released: 2026-05-20", "released: soon", "watches[0].flagship.released: 'soon' is not a real date"),
+        ("poll_interval: 15m", "poll_interval: 15 minutes", "schedule.poll_interval: '15 minutes' is not a duration"),
+        ("poll_interval: 15m", "poll_interval: 0s", "schedule.poll_interval: a duration must be positive"),
+        ('include: ["Qwen3.7-*"]', 'include: [""]', "watches[0].huggingface.include: patterns must be non-empty"),
+        ("lag_days: {min: 51, max: 59}", "lag_days: {min: 59, max: 51}", "watches[0].lag_days: max (51) is smaller than min (59)"),
+        ("repos: [QwenLM/Qwen3.7]", "repos: [Qwen3.7]", "watches[0].github.repos: 'Qwen3.7' is not an owner/name"),
+        ("  channel: \"#open-weights\"", "  channel: \"#open-weights\"\n  token: xoxb-123", "slack.token: unknown key 'token' (secrets come from the environment"),
+        ("endpoint: https://huggingface.co", "endpoint: huggingface.co", "huggingface.endpoint: 'huggingface.co' is not an http(s) URL"),
+        ("  - name: qwen3.7", "  - name: \"qwen 3.7\"", "watches[0].name: String should match pattern"),
+    ],
+)
+def test_bad_config_is_one_line_naming_field(old, new, expected):
+    assert old in GOOD
+    with pytest.raises(config.ConfigError) as info:
+        config.parse(GOOD.replace(old, new, 1), "cfg.yaml")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("cfg.yaml: ")
+    assert expected in message
+
+
+def test_missing_required_field_and_duplicate_watch():
+    with pytest.raises(config.ConfigError, match=r"watches\[0\]\.flagship: required field is missing"):
+        config.parse(GOOD.replace("    flagship: {name: Qwen3.7-Max, released: 2026-05-20}\n", ""), "c.yaml")
+    watch = GOOD[GOOD.index("  - name: qwen3.7"):]
+    with pytest.raises(config.ConfigError, match="watch name 'qwen3.7' is used twice"):
+        config.parse(GOOD + watch, "c.yaml")
+
+
+def test_yaml_syntax_error_names_line():
+    with pytest.raises(config.ConfigError, match=r"^c.yaml: line \d+: invalid YAML"):
+        config.parse("watches: [\n  - {name: x\n", "c.yaml")
+
+
+def test_watch_without_any_source_is_rejected():
+    text = """
+watches:
+  - name: empty
+    flagship: {name: X, released: 2026-01-01}
+    lag_days: {min: 1, max: 2}
+    huggingface: {authors: []}
+"""
+    with pytest.raises(config.ConfigError, match=r"watches\[0\]: a watch needs huggingface authors/repos"):
+        config.parse(text, "c.yaml")
+
+
+def test_environment_overrides(monkeypatch):
+    monkeypatch.setenv("WATCHER_DATABASE_URL", "sqlite:////tmp/other.db")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9/")
+    cfg = config.parse(GOOD, "c.yaml")
+    assert cfg.database == "sqlite:////tmp/other.db"
+    assert cfg.huggingface.endpoint == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("15m", 900), ("1h", 3600), ("1h30m", 5400), ("7d", 604800), (45, 45)])
+def test_durations(text, seconds):
+    assert config.parse_duration(text).total_seconds() == seconds
+
+
+def test_missing_file_is_one_line(tmp_path):
+    with pytest.raises(config.ConfigError, match="nope.yaml: file not found"):
+        config.load(str(tmp_path / "nope.yaml"))

@@ -1,0 +1,171 @@
+"""Command line: parse, call, print. Heavy modules (HTTP clients, scheduler) load only in the commands that use them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from watcher import config as config_mod
+from watcher.redact import RedactingFilter, redact
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Watch the Hugging Face Hub and GitHub for open-weight releases; alert when they land or are late.")
+EXIT_CONFIG = 2
+
+
+def fail(message: str, code: int = EXIT_CONFIG) -> None:
+    """One line on stderr, no traceback: what a user needs to fix it."""
+    typer.echo(f"watcher: {redact(message)}", err=True)
+    raise typer.Exit(code)
+
+
+def now() -> dt.datetime:
+    """The clock. WATCHER_NOW (ISO date or datetime) pins it, for what-if checks and tests."""
+    pinned = os.environ.get("WATCHER_NOW")
+    if not pinned:
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        value = dt.datetime.fromisoformat(pinned.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"WATCHER_NOW: {pinned!r} is not an ISO date or datetime")
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def load_config(ctx: typer.Context):
+    try:
+        return config_mod.load(ctx.obj.get("config"))
+    except config_mod.ConfigError as exc:
+        fail(str(exc))
+
+
+def open_store(config, create: bool = True):
+    from watcher.store.db import StoreError, open_engine
+
+    try:
+        return open_engine(config.database, create=create)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def setup_logging(level: str = "WARNING", stream=None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("huggingface_hub", "httpx", "httpx2", "urllib3", "github", "slack_sdk", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[Optional[str], typer.Option("--config", "-c", help="Config file (default: $WATCHER_CONFIG, ./config.yaml, or the embedded default).")] = None,
+) -> None:
+    ctx.obj = {"config": config}
+
+
+@app.command()
+def poll(ctx: typer.Context) -> None:
+    """Run one cycle now: poll every watch, detect, store, deliver alerts, print a summary."""
+    cfg = load_config(ctx)
+    setup_logging("ERROR")
+    engine = open_store(cfg)
+    from watcher.pipeline import run_cycle
+
+    result = run_cycle(cfg, engine, clock=now)
+    requests = sum(result.requests.values())
+    typer.echo(
+        f"cycle {result.run_id}: {len(cfg.watches)} watch(es) polled in {result.seconds:.1f}s, "
+        f"{requests} request(s), {len(result.events)} new event(s), {len(result.errors)} error(s); "
+        f"alerts delivered {result.delivered}, pending {result.pending}"
+    )
+    for event in result.events:
+        typer.echo(f"  event {event.watch} {event.kind.value} {event.repo_id or ''}".rstrip())
+    for error in result.errors + result.delivery_errors:
+        typer.echo(f"  error: {redact(error)}")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status document as JSON.")] = False,
+) -> None:
+    """Show each watch's state, window, repos, last poll and pending alerts (reads the database only)."""
+    cfg = load_config(ctx)
+    engine = open_store(cfg)
+    from watcher import status as status_mod
+
+    try:
+        doc = status_mod.build(cfg, engine, now())
+    except Exception as exc:  # noqa: BLE001 - a broken database is a one-line error, not a traceback
+        fail(f"database {redact(cfg.database)}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    from watcher.views import print_status
+
+    print_status(doc)
+
+
+@app.command()
+def events(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many events.")] = 20,
+    watch: Annotated[Optional[str], typer.Option("--watch", help="Only this watch.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Show the most recent events, newest first."""
+    cfg = load_config(ctx)
+    engine = open_store(cfg)
+    from watcher.store import queries
+    from watcher.store.db import transaction
+
+    with transaction(engine) as session:
+        rows = queries.recent_events(session, limit, watch)
+        items = [
+            {"id": r.id, "created_at": r.created_at.isoformat().replace("+00:00", "Z"), "watch": r.watch,
+             "kind": r.kind, "source": r.source, "repo_id": r.repo_id, "data": r.data}
+            for r in rows
+        ]
+    if as_json:
+        typer.echo(json.dumps(items, indent=2))
+        return
+    from watcher.views import print_events
+
+    print_events(items)
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Run the daemon: a cycle every schedule.poll_interval until SIGTERM/SIGINT."""
+    cfg = load_config(ctx)
+    setup_logging("INFO", sys.stdout)
+    engine = open_store(cfg)
+    from watcher import daemon, notify
+
+    warning = notify.slack_warning(cfg)
+    if warning:
+        logging.getLogger("watcher").warning(warning)
+    raise typer.Exit(daemon.run(cfg, engine, clock=now))
+
+
+@app.command("check-config")
+def check_config(ctx: typer.Context) -> None:
+    """Validate the config and print what would be watched."""
+    cfg = load_config(ctx)
+    from watcher import notify
+    from watcher.views import print_config
+
+    print_config(cfg, notify.destinations(cfg), notify.slack_warning(cfg))
+
+
+def main() -> None:
+    app(prog_name="watcher")

@@ -1,0 +1,330 @@
+"""Load and validate config.yaml once, at start, so a typo fails loudly before any work is done."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_CONFIG_NAME = "config.yaml"
+SECRET_ENV = {
+    "token": "HF_TOKEN / GITHUB_TOKEN / SLACK_BOT_TOKEN",
+    "hf_token": "HF_TOKEN",
+    "github_token": "GITHUB_TOKEN",
+    "bot_token": "SLACK_BOT_TOKEN",
+    "webhook_url": "SLACK_WEBHOOK_URL",
+    "password": "the database URL in WATCHER_DATABASE_URL",
+}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ConfigError(Exception):
+    """A config problem, already phrased as the one line a user should see."""
+
+
+def parse_duration(value: Any, allow_zero: bool = False) -> dt.timedelta:
+    """Accept 30s, 15m, 1h, 1h30m, 7d (or plain seconds) so the YAML stays human."""
+    if isinstance(value, dt.timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 15m, 1h")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        parts = _DURATION_PART.findall(text)
+        if not parts or _DURATION_PART.sub("", text).strip():
+            raise ValueError(f"{value!r} is not a duration such as 30s, 15m, 1h")
+        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise ValueError("a duration must be positive")
+    return dt.timedelta(seconds=seconds)
+
+
+Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
+Wait = Annotated[dt.timedelta, BeforeValidator(lambda v: parse_duration(v, allow_zero=True))]
+
+
+def _strict_date(value: Any) -> Any:
+    """YAML dates arrive as text (see _Loader); reject datetimes and numbers, accept ISO dates."""
+    if isinstance(value, dt.datetime):
+        raise ValueError("expected a date (YYYY-MM-DD), not a timestamp")
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a real date (YYYY-MM-DD): {exc}") from None
+    if isinstance(value, dt.date):
+        return value
+    raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+
+
+Date = Annotated[dt.date, BeforeValidator(_strict_date)]
+
+
+def _non_empty_patterns(values: list[str]) -> list[str]:
+    for value in values:
+        if not value or not value.strip():
+            raise ValueError("patterns must be non-empty strings")
+    return [v.strip() for v in values]
+
+
+def _repo_ids(values: list[str]) -> list[str]:
+    for value in values:
+        owner, _, name = value.strip().partition("/")
+        if not owner or not name or "/" in name or " " in value.strip():
+            raise ValueError(f"{value!r} is not an owner/name repository id")
+    return [v.strip() for v in values]
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a misspelt `incldue` must not silently watch nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Flagship(Strict):
+    name: str = Field(min_length=1)
+    released: Date
+
+
+class LagDays(Strict):
+    min: int
+    max: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LagDays:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) is smaller than min ({self.min})")
+        return self
+
+
+class HubWatch(Strict):
+    authors: list[str] = []
+    include: list[str] = ["*"]
+    exclude: list[str] = []
+    repos: list[str] = []
+
+    _patterns = field_validator("include", "exclude")(_non_empty_patterns)
+    _ids = field_validator("repos")(_repo_ids)
+
+    @field_validator("authors")
+    @classmethod
+    def _authors(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not value.strip() or "/" in value:
+                raise ValueError(f"{value!r} is not a Hub user or organisation name")
+        return [v.strip() for v in values]
+
+    @model_validator(mode="after")
+    def _something(self) -> HubWatch:
+        if not self.include:
+            raise ValueError("include needs at least one pattern")
+        return self
+
+
+class GitHubWatch(Strict):
+    repos: list[str] = []
+    orgs: list[str] = []
+    include: list[str] = ["*"]
+    exclude: list[str] = []
+
+    _patterns = field_validator("include", "exclude")(_non_empty_patterns)
+    _ids = field_validator("repos")(_repo_ids)
+
+
+class Watch(Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    title: str = ""
+    flagship: Flagship
+    lag_days: LagDays
+    huggingface: HubWatch | None = None
+    github: GitHubWatch | None = None
+
+    @model_validator(mode="after")
+    def _has_source(self) -> Watch:
+        hub, gh = self.huggingface, self.github
+        if not (hub and (hub.authors or hub.repos)) and not (gh and (gh.repos or gh.orgs)):
+            raise ValueError("a watch needs huggingface authors/repos or github repos/orgs")
+        return self
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name
+
+    def window(self) -> tuple[dt.date, dt.date]:
+        released = self.flagship.released
+        return (
+            released + dt.timedelta(days=self.lag_days.min),
+            released + dt.timedelta(days=self.lag_days.max),
+        )
+
+
+class ApiSettings(Strict):
+    """Shared by the HTTP APIs: every call has a timeout and a bounded retry, so no cycle can hang."""
+
+    timeout: Duration = dt.timedelta(seconds=20)
+    retries: int = Field(default=2, ge=0, le=10)
+    max_retry_wait: Wait = dt.timedelta(seconds=30)
+
+    @field_validator("endpoint", "api_url", check_fields=False)
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value or ""):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+
+class HubSettings(ApiSettings):
+    endpoint: str = "https://huggingface.co"
+
+
+class GitHubSettings(ApiSettings):
+    api_url: str = "https://api.github.com"
+
+
+class SlackSettings(ApiSettings):
+    channel: str = Field(min_length=1)
+    api_url: str = "https://slack.com/api/"
+
+
+class Schedule(Strict):
+    poll_interval: Duration = dt.timedelta(minutes=15)
+
+
+class Config(Strict):
+    database: str = "sqlite:///watcher.db"
+    huggingface: HubSettings = HubSettings()
+    github: GitHubSettings = GitHubSettings()
+    slack: SlackSettings | None = None
+    schedule: Schedule = Schedule()
+    watches: list[Watch] = Field(min_length=1)
+    source_path: str = Field(default="", exclude=True)
+
+    @field_validator("database", mode="after")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError(f"{value!r} is not a database URL such as sqlite:///watcher.db")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        seen: set[str] = set()
+        for watch in self.watches:
+            if watch.name in seen:
+                raise ValueError(f"watch name {watch.name!r} is used twice")
+            seen.add(watch.name)
+        return self
+
+    def watch(self, name: str) -> Watch:
+        for watch in self.watches:
+            if watch.name == name:
+                return watch
+        raise KeyError(name)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without the timestamp resolver: pydantic then reports bad dates with their field path."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith(("function-", "function_")):
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    path = _field_path(first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        key = str(first["loc"][-1])
+        message = f"unknown key {key!r}"
+        if key.lower() in SECRET_ENV:
+            message += f" (secrets come from the environment: {SECRET_ENV[key.lower()]})"
+    elif first["type"] == "missing":
+        message = "required field is missing"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{source}: {path}: {message}{more}"
+
+
+def resolve_path(explicit: str | None) -> Path | None:
+    """--config, then WATCHER_CONFIG, then ./config.yaml; None means the embedded default."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("WATCHER_CONFIG"):
+        return Path(os.environ["WATCHER_CONFIG"])
+    local = Path(DEFAULT_CONFIG_NAME)
+    return local if local.exists() else None
+
+
+def parse(text: str, source: str) -> Config:
+    """Parse YAML text into a Config, applying environment overrides; raise ConfigError with one line."""
+    try:
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}:{where}: invalid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: (top level): expected a mapping of settings")
+    raw = _apply_env(raw)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+    return config.model_copy(update={"source_path": source})
+
+
+def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:
+    raw = dict(raw)
+    if os.environ.get("WATCHER_DATABASE_URL"):
+        raw["database"] = os.environ["WATCHER_DATABASE_URL"]
+    if os.environ.get("HF_ENDPOINT"):
+        hub = dict(raw.get("huggingface") or {})
+        hub["endpoint"] = os.environ["HF_ENDPOINT"]
+        raw["huggingface"] = hub
+    return raw
+
+
+def load(explicit: str | None = None) -> Config:
+    """Load the config the CLI should use; raise ConfigError (one line) on any problem."""
+    path = resolve_path(explicit)
+    if path is None:
+        text = resources.files("watcher").joinpath("default_config.yaml").read_text()
+        return parse(text, "(embedded default config)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse(text, str(path))

@@ -1,0 +1,129 @@
+"""Plain data passed between the pipeline's steps; no I/O here so every step stays testable alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+WEIGHT_SUFFIXES = (
+    ".safetensors",
+    ".gguf",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".npz",
+    ".mlx",
+    ".h5",
+    ".msgpack",
+    ".onnx",
+    ".pdparams",
+)
+# Files ending in .bin that are not model weights (tokenizers, optimizer state, training args).
+_NOT_WEIGHTS = ("training_args.bin", "optimizer.bin", "scheduler.bin", "rng_state.bin", "tokenizer.bin")
+
+
+def is_weight_file(path: str) -> bool:
+    """True for files that carry model weights, so a placeholder repo (README, config) is not a release."""
+    name = path.rsplit("/", 1)[-1].lower()
+    if name in _NOT_WEIGHTS or name.startswith(("optimizer", "rng_state")):
+        return False
+    return name.endswith(WEIGHT_SUFFIXES)
+
+
+class Source(str, enum.Enum):
+    HUGGINGFACE = "huggingface"
+    GITHUB = "github"
+
+
+class EventKind(str, enum.Enum):
+    WATCH_STARTED = "watch_started"
+    REPO_APPEARED = "repo_appeared"
+    WEIGHTS_PUBLISHED = "weights_published"
+    REPO_HIDDEN = "repo_hidden"
+    GATING_CHANGED = "gating_changed"
+    RELEASE_PUBLISHED = "release_published"
+    OVERDUE = "overdue"
+
+
+class WatchState(str, enum.Enum):
+    WAITING = "waiting"
+    IN_WINDOW = "in_window"
+    OVERDUE = "overdue"
+    RELEASED = "released"
+
+
+@dataclass(frozen=True)
+class RepoSnapshot:
+    """What one source saw of one repo in one cycle.
+
+    `scope` names the request that produced it (an author listing, an org listing, a direct probe):
+    a repo missing from a scope that was polled successfully is gone; one missing from a failed scope
+    is merely unknown this cycle.
+    """
+
+    source: str
+    repo_id: str
+    scope: str
+    visible: bool
+    url: str = ""
+    status: int | None = None  # HTTP status of a hidden repo (401/404/403)
+    gated: str | None = None  # None (not gated), "auto" or "manual"
+    disabled: bool = False
+    sha: str | None = None
+    created_at: str | None = None
+    last_modified: str | None = None
+    weight_files: tuple[str, ...] = ()
+    weight_bytes: int | None = None
+    params: int | None = None
+    releases: tuple[str, ...] = ()  # GitHub release tags, newest first
+    tags: tuple[str, ...] = ()  # GitHub tag names, newest first
+    description: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}:{self.repo_id}"
+
+    @property
+    def has_weights(self) -> bool:
+        return self.visible and bool(self.weight_files)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["weight_files"] = list(self.weight_files)
+        data["releases"] = list(self.releases)
+        data["tags"] = list(self.tags)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RepoSnapshot:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for name in ("weight_files", "releases", "tags"):
+            values[name] = tuple(values.get(name) or ())
+        return cls(**values)
+
+
+@dataclass
+class SourceReport:
+    """Everything one source learnt about one watch in one cycle."""
+
+    source: str
+    repos: list[RepoSnapshot] = field(default_factory=list)
+    complete_scopes: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+    requests: int = 0
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a user should hear about; `dedup_key` makes it happen at most once per watch."""
+
+    watch: str
+    kind: EventKind
+    dedup_key: str
+    source: str | None = None
+    repo_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,49 @@
+"""Sources turn one API into plain RepoSnapshots. Adding a source: one file and one line in SOURCES."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from watcher.config import Config, Watch
+from watcher.models import RepoSnapshot, SourceReport
+
+
+class Source(Protocol):
+    name: str
+
+    def poll(self, watch: Watch, previous: dict[str, RepoSnapshot]) -> SourceReport:
+        """Observe one watch; never raise for API trouble, report it in SourceReport.errors."""
+
+    def close(self) -> None: ...
+
+
+class SourceError(Exception):
+    """An API failure already phrased with its source and URL or repo, never with a token."""
+
+
+def name_matches(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    """fnmatch on the repo name (without owner), case-insensitive, include then exclude."""
+    lowered = name.lower()
+    if not any(fnmatch.fnmatchcase(lowered, p.lower()) for p in include):
+        return False
+    return not any(fnmatch.fnmatchcase(lowered, p.lower()) for p in exclude)
+
+
+def _build_hf(config: Config) -> Source:
+    from watcher.sources.hf import HubSource
+
+    return HubSource(config.huggingface)
+
+
+def _build_github(config: Config) -> Source:
+    from watcher.sources.github import GitHubSource
+
+    return GitHubSource(config.github)
+
+
+SOURCES: dict[str, Callable[[Config], Source]] = {
+    "huggingface": _build_hf,
+    "github": _build_github,
+}

@@ -1,0 +1,199 @@
+"""Hugging Face Hub source: one model listing per author per cycle, direct probes for named repos."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import httpx2
+from huggingface_hub import HfApi, set_client_factory
+from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+from watcher.config import HubSettings, Watch
+from watcher.models import RepoSnapshot, SourceReport, Source, is_weight_file
+from watcher.sources import name_matches
+from watcher.sources.http import BoundedRetry, Unavailable, redact
+
+log = logging.getLogger(__name__)
+
+LIST_FIELDS = ["sha", "createdAt", "lastModified", "private", "gated", "disabled", "siblings", "safetensors"]
+
+
+class _Transport(httpx2.BaseTransport):
+    """Every Hub request goes through here: a timeout on each call, our own bounded retry, a count.
+
+    huggingface_hub's own backoff sleeps up to 23 s on a dead server and Retry-After + 1 on a 429, with
+    no cap; raising `Unavailable` (not an httpx error) stops it from retrying on top of us.
+    """
+
+    def __init__(self, timeout: float, retry: BoundedRetry) -> None:
+        self._inner = httpx2.HTTPTransport()
+        self._timeout = timeout
+        self._retry = retry
+        self._lock = threading.Lock()
+        self.requests = 0
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        request.extensions["timeout"] = {k: self._timeout for k in ("connect", "read", "write", "pool")}
+
+        def send() -> httpx2.Response:
+            with self._lock:
+                self.requests += 1
+            response = self._inner.handle_request(request)
+            if response.status_code == 429 or response.status_code >= 500:
+                response.read()
+            return response
+
+        url = redact(str(request.url))
+        return self._retry.call(send, url, status_of=lambda r: r.status_code, headers_of=lambda r: r.headers,
+                                network_errors=(httpx2.TransportError,))
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class HubSource:
+    """Watches Hub authors and repos through huggingface_hub's HfApi pointed at the configured endpoint."""
+
+    name = Source.HUGGINGFACE.value
+
+    def __init__(self, settings: HubSettings, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.endpoint = settings.endpoint.rstrip("/")
+        retry = BoundedRetry(settings.retries, settings.max_retry_wait.total_seconds(), sleep)
+        self._transport = _Transport(settings.timeout.total_seconds(), retry)
+        # The client factory is process-wide in huggingface_hub; one source object lives per cycle.
+        set_client_factory(lambda: httpx2.Client(transport=self._transport, follow_redirects=True))
+        token = os.environ.get("HF_TOKEN") or False
+        self.api = HfApi(endpoint=self.endpoint, token=token, library_name="watcher")
+
+    def close(self) -> None:
+        set_client_factory(httpx2.Client)
+
+    def poll(self, watch: Watch, previous: dict[str, RepoSnapshot]) -> SourceReport:
+        report = SourceReport(self.name)
+        spec = watch.huggingface
+        if spec is None:
+            return report
+        start = self._transport.requests
+        found: dict[str, RepoSnapshot] = {}
+        for author in spec.authors:
+            scope = f"hf:author:{author.lower()}"
+            try:
+                for snap in self._list_author(author, spec.include, spec.exclude, scope):
+                    found[snap.repo_id] = snap
+                report.complete_scopes.add(scope)
+            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, ValueError, KeyError) as exc:
+                report.errors.append(f"huggingface author {author}: {describe_error(exc)}")
+        for repo_id in spec.repos:
+            scope = f"hf:repo:{repo_id.lower()}"
+            try:
+                found[repo_id] = self._probe(repo_id, scope)
+                report.complete_scopes.add(scope)
+            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, ValueError, KeyError) as exc:
+                report.errors.append(f"huggingface {repo_id}: {describe_error(exc)}")
+        for repo_id, snap in found.items():
+            report.repos.append(self._with_sizes(snap, previous.get(snap.key), report))
+        report.requests = self._transport.requests - start
+        return report
+
+    def _list_author(self, author: str, include: list[str], exclude: list[str], scope: str) -> Iterable[RepoSnapshot]:
+        """One listing per author, narrowed by the patterns' shared literal prefix when there is one."""
+        prefix = search_prefix(include)
+        models = self.api.list_models(author=author, search=prefix or None, expand=LIST_FIELDS)
+        for info in models:
+            repo_id = info.id
+            owner, _, name = repo_id.partition("/")
+            if owner.lower() != author.lower() or not name_matches(name, include, exclude):
+                continue  # the search is a substring match: someone/Qwen3.7-27B-GGUF is not ours
+            yield self._snapshot(info, scope)
+
+    def _probe(self, repo_id: str, scope: str) -> RepoSnapshot:
+        """A named repo: 401/404 RepoNotFound means hidden (private or not there yet), not an error."""
+        try:
+            info = self.api.model_info(repo_id, files_metadata=True)
+        except DisabledRepoError as exc:
+            return RepoSnapshot(self.name, repo_id, scope, visible=False, url=self.url(repo_id),
+                                status=_status(exc), disabled=True)
+        except RepositoryNotFoundError as exc:
+            return RepoSnapshot(self.name, repo_id, scope, visible=False, url=self.url(repo_id), status=_status(exc))
+        return self._snapshot(info, scope)
+
+    def _snapshot(self, info, scope: str) -> RepoSnapshot:
+        siblings = info.siblings or []
+        weights = [s for s in siblings if is_weight_file(s.rfilename)]
+        sizes = [s.size for s in weights]
+        weight_bytes = sum(sizes) if weights and all(isinstance(n, int) for n in sizes) else None
+        params = getattr(info.safetensors, "total", None) if info.safetensors else None
+        gated = info.gated if info.gated not in (None, False) else None
+        return RepoSnapshot(
+            source=self.name,
+            repo_id=info.id,
+            scope=scope,
+            visible=not info.private and not info.disabled,
+            url=self.url(info.id),
+            gated=str(gated) if gated else None,
+            disabled=bool(info.disabled),
+            sha=info.sha,
+            created_at=_iso(info.created_at),
+            last_modified=_iso(info.last_modified),
+            weight_files=tuple(sorted(s.rfilename for s in weights)),
+            weight_bytes=weight_bytes,
+            params=params if isinstance(params, int) else None,
+        )
+
+    def _with_sizes(self, snap: RepoSnapshot, prev: RepoSnapshot | None, report: SourceReport) -> RepoSnapshot:
+        """File sizes cost one tree request, so ask only when the weights are new or the commit moved."""
+        if not snap.weight_files or snap.weight_bytes is not None:
+            return snap
+        if prev is not None and prev.sha == snap.sha and prev.weight_bytes is not None:
+            return _replace(snap, weight_bytes=prev.weight_bytes)
+        try:
+            entries = self.api.list_repo_tree(snap.repo_id, recursive=True, revision=snap.sha)
+            total = sum(e.size or 0 for e in entries if getattr(e, "size", None) and is_weight_file(e.path))
+            return _replace(snap, weight_bytes=total)
+        except (HfHubHTTPError, Unavailable, httpx2.HTTPError, ValueError) as exc:
+            report.errors.append(f"huggingface {snap.repo_id} file sizes: {describe_error(exc)}")
+            return snap
+
+    def url(self, repo_id: str) -> str:
+        return f"{self.endpoint}/{repo_id}"
+
+
+def _replace(snap: RepoSnapshot, **changes) -> RepoSnapshot:
+    import dataclasses
+
+    return dataclasses.replace(snap, **changes)
+
+
+def search_prefix(include: list[str]) -> str:
+    """The literal text every include pattern starts with (before any wildcard); '' when none."""
+    literals = []
+    for pattern in include:
+        cut = min((pattern.find(c) for c in "*?[" if c in pattern), default=len(pattern))
+        literals.append(pattern[:cut].lower())
+    prefix = os.path.commonprefix(literals) if literals else ""
+    return prefix
+
+
+def _status(exc: Exception) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else str(value)
+
+
+def describe_error(exc: Exception) -> str:
+    """One line: status and the server's reason, with any token-bearing URL redacted."""
+    status = _status(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, HfHubHTTPError) and status is not None:
+        message = exc.server_message or text
+        return redact(f"HTTP {status}: {message.strip().splitlines()[0] if message.strip() else text}")
+    return redact(text)

@@ -1,0 +1,93 @@
+"""HTTP helpers shared by sources: a retry that can never outlast its cap, and token redaction."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from watcher.redact import redact
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+T = TypeVar("T")
+RETRYABLE = {408, 429, 500, 502, 503, 504}
+
+
+class Unavailable(Exception):
+    """The API did not answer usefully within our retry budget; the cycle reports it and moves on."""
+
+
+class _RetryableStatus(Exception):
+    def __init__(self, status: int, retry_after: float | None, response: Any) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+        self.response = response
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Retry-After in seconds (HTTP-date form is rare on these APIs and treated as unknown)."""
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class BoundedRetry:
+    """tenacity around one request: at most `retries` extra tries, never a wait above `max_wait`.
+
+    A server asking for a longer wait (Retry-After past the cap) is not waited for at all: the cycle
+    reports it and the next cycle tries again, so one bad API never stalls the daemon.
+    """
+
+    def __init__(self, retries: int, max_wait: float, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.retries = retries
+        self.max_wait = max_wait
+        self.sleep = sleep
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = getattr(exc, "retry_after", None)
+        backoff = min(self.max_wait, 0.5 * 2 ** (state.attempt_number - 1))
+        return hinted if hinted is not None else backoff
+
+    def call(
+        self,
+        send: Callable[[], T],
+        url: str,
+        status_of: Callable[[T], int],
+        headers_of: Callable[[T], Mapping[str, str]],
+        network_errors: tuple[type[BaseException], ...],
+    ) -> T:
+        def attempt() -> T:
+            response = send()
+            status = status_of(response)
+            if status in RETRYABLE:
+                raise _RetryableStatus(status, retry_after_seconds(headers_of(response)), response)
+            return response
+
+        def too_long(state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            hinted = getattr(exc, "retry_after", None)
+            return state.attempt_number > self.retries or (hinted is not None and hinted > self.max_wait)
+
+        retrying = Retrying(
+            retry=retry_if_exception_type((_RetryableStatus, *network_errors)),
+            stop=too_long,
+            wait=self._wait,
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except _RetryableStatus as exc:
+            after = f", retry after {exc.retry_after:g}s" if exc.retry_after is not None else ""
+            if exc.status == 429:
+                raise Unavailable(f"{url}: HTTP 429 rate limited{after}") from None
+            raise Unavailable(f"{url}: HTTP {exc.status}{after}") from None
+        except network_errors as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise Unavailable(f"{url}: {type(exc).__name__}: {redact(reason)}") from None
+

@@ -1,0 +1,94 @@
+"""What `watcher status` reports, built from the config and the database only (no network, no HTTP clients)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Engine
+
+from watcher import cadence, notify
+from watcher.config import Config
+from watcher.store import queries
+from watcher.store.db import transaction
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
+    """The `status --json` document; the Rich table renders the same data."""
+    with transaction(engine) as session:
+        run = queries.latest_run(session)
+        counts = queries.delivery_counts(session)
+        stuck = queries.undelivered(session)
+        watches = [_watch(session, w, now.date(), counts) for w in config.watches]
+    pending = sum(n for (_, status), n in counts.items() if status == queries.PENDING)
+    failed = sum(n for (_, status), n in counts.items() if status == queries.FAILED)
+    warning = notify.slack_warning(config)
+    return {
+        "generated_at": _iso(now),
+        "pending_alerts": pending,
+        "failed_alerts": failed,
+        "destinations": notify.destinations(config),
+        "warnings": [warning] if warning else [],
+        "last_poll": _run(run),
+        "undelivered": [
+            {"id": d.id, "watch": d.watch, "destination": d.destination, "status": d.status,
+             "attempts": d.attempts, "last_error": d.last_error, "created_at": _iso(d.created_at)}
+            for d in stuck
+        ],
+        "watches": watches,
+    }
+
+
+def _run(run) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "id": run.id,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "errors": list(run.errors or []),
+        "requests": dict(run.requests or {}),
+        "events": run.events,
+    }
+
+
+def _watch(session, watch, today: dt.date, counts) -> dict[str, Any]:
+    rows = queries.repos_of(session, watch.name)
+    memory = queries.watch_row(session, watch.name)
+    released = any(r.has_weights and r.source == "huggingface" for r in rows)
+    start, end = watch.window()
+    position = cadence.position(today, start, end, released)
+    return {
+        "name": watch.name,
+        "title": watch.display_title,
+        "flagship": {"name": watch.flagship.name, "released": watch.flagship.released.isoformat()},
+        "lag_days": {"min": watch.lag_days.min, "max": watch.lag_days.max},
+        **position.to_dict(),
+        "last_poll_at": _iso(memory.last_poll_at) if memory else None,
+        "pending_alerts": counts.get((watch.name, queries.PENDING), 0),
+        "repos": [_repo(r) for r in rows],
+    }
+
+
+def _repo(row) -> dict[str, Any]:
+    snap = row.snapshot
+    return {
+        "source": row.source,
+        "id": row.repo_id,
+        "visible": row.visible,
+        "weights": row.has_weights,
+        "weight_files": len(snap.get("weight_files") or []),
+        "weight_bytes": snap.get("weight_bytes"),
+        "params": snap.get("params"),
+        "gated": snap.get("gated"),
+        "status": snap.get("status"),
+        "first_seen": _iso(row.first_seen),
+        "weights_seen": _iso(row.weights_seen),
+        "last_seen": _iso(row.last_seen),
+        "latest_release": (snap.get("releases") or snap.get("tags") or [None])[0],
+        "url": snap.get("url"),
+    }

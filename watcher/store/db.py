@@ -1,0 +1,88 @@
+"""Engine and transactions. SQLite is the embedded default; any SQLAlchemy URL works."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from watcher.store.tables import Base
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written; phrased for the user, without credentials."""
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database URL>"
+
+
+def _prepare_sqlite_file(database: str | None) -> None:
+    """Create the file ourselves with mode 0600: it holds the watch history and nothing else should read it."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def open_engine(url: str, create: bool = True) -> Engine:
+    """Connect (creating an SQLite file and the schema when asked); raise StoreError on failure."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"database: {safe_url(url)} is not a valid SQLAlchemy URL") from None
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    try:
+        if is_sqlite:
+            if create:
+                _prepare_sqlite_file(parsed.database)
+            elif parsed.database and parsed.database != ":memory:" and not Path(parsed.database).exists():
+                raise StoreError(f"database: {safe_url(url)} does not exist yet (run `watcher poll` first)")
+        engine = create_engine(url, connect_args={"timeout": 30} if is_sqlite else {})
+        if is_sqlite:
+            event.listen(engine, "connect", _sqlite_pragmas)
+        if create:
+            Base.metadata.create_all(engine)
+        return engine
+    except StoreError:
+        raise
+    except (SQLAlchemyError, OSError, ImportError) as exc:
+        raise StoreError(f"database {safe_url(url)}: {_first_line(exc)}") from None
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    """WAL lets `watcher status` read while the daemon writes; foreign keys keep history consistent."""
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except Exception:  # read-only file systems refuse WAL; the default journal still works
+        pass
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back everything on any error."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session:
+        with session.begin():
+            yield session

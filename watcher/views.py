@@ -1,0 +1,112 @@
+"""Rich tables for the terminal; they render the same dicts that --json prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+STATE_STYLE = {"released": "bold green", "in_window": "yellow", "overdue": "bold red", "waiting": "cyan"}
+
+
+def _size(n: int | None) -> str:
+    return f"{n / 1e9:.1f} GB" if n else "-"
+
+
+def _params(n: int | None) -> str:
+    return f"{n / 1e9:.1f}B" if n else "-"
+
+
+def _when(value: str | None) -> str:
+    return value[:16].replace("T", " ") if value else "-"
+
+
+def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console(soft_wrap=True)
+    last = doc.get("last_poll")
+    if last:
+        console.print(f"Last poll: started {_when(last['started_at'])}, finished {_when(last['finished_at'])}, "
+                      f"{sum((last.get('requests') or {}).values())} request(s)")
+        for error in last.get("errors") or []:
+            console.print(f"  [red]error[/red] {error}", markup=True, highlight=False)
+    else:
+        console.print("No poll has run yet: run `watcher poll` or `watcher run`.")
+    for warning in doc.get("warnings") or []:
+        console.print(f"[yellow]warning[/yellow] {warning}")
+    console.print(f"Alerts: {doc['pending_alerts']} pending, {doc.get('failed_alerts', 0)} failed; "
+                  f"destinations: {', '.join(doc.get('destinations') or [])}")
+    for item in doc.get("undelivered") or []:
+        console.print(f"  {item['status']} #{item['id']} {item['watch']} -> {item['destination']}: "
+                      f"{item.get('last_error') or 'not tried yet'} ({item['attempts']} attempt(s))", highlight=False)
+    for watch in doc["watches"]:
+        console.print(_watch_table(watch))
+
+
+def _watch_table(watch: dict[str, Any]) -> Table:
+    state = watch["state"]
+    window = watch["expected_window"]
+    when = ""
+    if watch.get("days_overdue") is not None:
+        when = f", {watch['days_overdue']} day(s) overdue"
+    elif watch.get("days_until_window") is not None:
+        when = f", window opens in {watch['days_until_window']} day(s)"
+    title = (f"{watch['title']} ({watch['name']}): [{STATE_STYLE.get(state, '')}]{state}[/] - expected "
+             f"{window['start']} to {window['end']}{when}; flagship {watch['flagship']['name']} "
+             f"{watch['flagship']['released']}; last poll {_when(watch.get('last_poll_at'))}; "
+             f"{watch.get('pending_alerts', 0)} alert(s) pending")
+    table = Table(title=title, title_justify="left", expand=False)
+    for column in ("source", "repo", "visible", "weights", "size", "params", "first seen", "release"):
+        table.add_column(column)
+    for repo in watch["repos"]:
+        visible = "yes" if repo["visible"] else f"hidden ({repo['status']})" if repo.get("status") else "no"
+        table.add_row(
+            repo["source"], repo["id"], visible,
+            "yes" if repo["weights"] else "no",
+            _size(repo.get("weight_bytes")), _params(repo.get("params")),
+            _when(repo.get("first_seen")), repo.get("latest_release") or "-",
+        )
+    if not watch["repos"]:
+        table.add_row("-", "nothing found yet", "", "", "", "", "", "")
+    return table
+
+
+def print_events(items: list[dict[str, Any]], console: Console | None = None) -> None:
+    console = console or Console(soft_wrap=True)
+    table = Table(title="Recent events (newest first)", title_justify="left")
+    for column in ("when", "watch", "kind", "repo", "details"):
+        table.add_column(column)
+    for item in items:
+        data = item.get("data") or {}
+        details = data.get("summary") or data.get("tag") or (_size(data.get("weight_bytes")) if data.get("weight_bytes") else "")
+        table.add_row(_when(item["created_at"]), item["watch"], item["kind"], item.get("repo_id") or "-", str(details))
+    if not items:
+        table.add_row("-", "-", "no events yet", "-", "-")
+    console.print(table)
+
+
+def print_config(config, destinations: list[str], warning: str | None, console: Console | None = None) -> None:
+    console = console or Console(soft_wrap=True)
+    console.print(f"Config OK: {config.source_path}")
+    console.print(f"database: {_safe(config.database)}; poll every {config.schedule.poll_interval}; "
+                  f"hub {config.huggingface.endpoint}; github {config.github.api_url}; alerts to {', '.join(destinations)}")
+    if warning:
+        console.print(f"[yellow]warning[/yellow] {warning}")
+    for watch in config.watches:
+        start, end = watch.window()
+        console.print(f"- {watch.name}: {watch.display_title}; flagship {watch.flagship.name} "
+                      f"{watch.flagship.released}; expected {start} to {end}", highlight=False)
+        if watch.huggingface:
+            hub = watch.huggingface
+            console.print(f"    huggingface: authors {hub.authors or '-'}, include {hub.include}, "
+                          f"exclude {hub.exclude or '-'}, repos {hub.repos or '-'}", highlight=False)
+        if watch.github:
+            gh = watch.github
+            console.print(f"    github: repos {gh.repos or '-'}, orgs {gh.orgs or '-'}, include {gh.include}, "
+                          f"exclude {gh.exclude or '-'}", highlight=False)
+
+
+def _safe(url: str) -> str:
+    from watcher.store.db import safe_url
+
+    return safe_url(url)
