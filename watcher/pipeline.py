@@ -76,7 +76,7 @@ def overdue_event(watch: Watch, snapshots: dict[str, RepoSnapshot], today: dt.da
         return None
     summary = (
         f"expected {start.isoformat()} to {end.isoformat()} "
-        f"({cadence.lag_phrase(watch.lag_days.min, watch.flagship.name)} to {watch.lag_days.max}); "
+        f"({watch.lag_days.min} to {watch.lag_days.max} days after {watch.flagship.name}); "
         f"{pos.days_overdue} day(s) late, no open weights yet"
     )
     data = {"window_start": start.isoformat(), "window_end": end.isoformat(),

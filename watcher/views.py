@@ -10,6 +10,12 @@ from rich.table import Table
 STATE_STYLE = {"released": "bold green", "in_window": "yellow", "overdue": "bold red", "waiting": "cyan"}
 
 
+def _console() -> Console:
+    """A terminal gets its own width; a pipe or a file gets wide lines instead of 80-column wrapping."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def _size(n: int | None) -> str:
     return f"{n / 1e9:.1f} GB" if n else "-"
 
@@ -23,7 +29,7 @@ def _when(value: str | None) -> str:
 
 
 def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console(soft_wrap=True)
+    console = console or _console()
     last = doc.get("last_poll")
     if last:
         console.print(f"Last poll: started {_when(last['started_at'])}, finished {_when(last['finished_at'])}, "
@@ -72,7 +78,7 @@ def _watch_table(watch: dict[str, Any]) -> Table:
 
 
 def print_events(items: list[dict[str, Any]], console: Console | None = None) -> None:
-    console = console or Console(soft_wrap=True)
+    console = console or _console()
     table = Table(title="Recent events (newest first)", title_justify="left")
     for column in ("when", "watch", "kind", "repo", "details"):
         table.add_column(column)
@@ -86,7 +92,7 @@ def print_events(items: list[dict[str, Any]], console: Console | None = None) ->
 
 
 def print_config(config, destinations: list[str], warning: str | None, console: Console | None = None) -> None:
-    console = console or Console(soft_wrap=True)
+    console = console or _console()
     console.print(f"Config OK: {config.source_path}")
     console.print(f"database: {_safe(config.database)}; poll every {config.schedule.poll_interval}; "
                   f"hub {config.huggingface.endpoint}; github {config.github.api_url}; alerts to {', '.join(destinations)}")

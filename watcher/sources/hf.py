@@ -12,6 +12,7 @@ import httpx2
 from huggingface_hub import HfApi, set_client_factory
 from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError
 
+from watcher import __version__
 from watcher.config import HubSettings, Watch
 from watcher.models import RepoSnapshot, SourceReport, Source, is_weight_file
 from watcher.sources import name_matches
@@ -67,7 +68,7 @@ class HubSource:
         # The client factory is process-wide in huggingface_hub; one source object lives per cycle.
         set_client_factory(lambda: httpx2.Client(transport=self._transport, follow_redirects=True))
         token = os.environ.get("HF_TOKEN") or False
-        self.api = HfApi(endpoint=self.endpoint, token=token, library_name="watcher")
+        self.api = HfApi(endpoint=self.endpoint, token=token, library_name="watcher", library_version=__version__)
 
     def close(self) -> None:
         set_client_factory(httpx2.Client)
