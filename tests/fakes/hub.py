@@ -28,7 +28,7 @@ EXPANDABLE = {
     "transformersInfo", "trendingScore", "usedStorage", "widgetData",
 }
 LFS_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth", ".onnx", ".h5", ".msgpack", ".zip")
-_ids = itertools.count(0x65F0000000000000000000)
+_ids = itertools.count(0x65F000000000000000000000)
 
 
 def hub_time(dt: datetime) -> str:

@@ -1,0 +1,132 @@
+"""Alerts through the outbox: console by default, Slack via slack_sdk against the fake Slack."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers import base_config
+from watcher.notify.render import build_message, escape, mrkdwn, plain_text
+
+GB = 1_000_000_000
+TOKEN = "xoxb-test-token-123456"
+
+
+@pytest.fixture
+def slack_watcher(watcher, slack):
+    watcher.config["slack"] = {"channel": "#open-weights", "api_url": slack.url + "/api/", "timeout": "5s"}
+    return watcher
+
+
+def poll(watcher, env=None):
+    result = watcher("poll", env=env)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_slack_bot_token_posts_one_message_per_cycle(slack_watcher, hub, slack):
+    env = {"SLACK_BOT_TOKEN": TOKEN}
+    slack.valid_tokens = {TOKEN}
+    poll(slack_watcher, env)
+    for size in (7, 32):
+        hub.add_model(f"Qwen/Qwen3.7-{size}B", {"model.safetensors": size * GB})
+    out = poll(slack_watcher, env)
+    assert "alerts delivered 1, pending 0" in out
+    assert len(slack.messages) == 2  # watch_started, then the drop
+    message = slack.messages[-1]
+    assert message["channel"] == slack.messages_in("#open-weights")[-1]["channel"]
+    assert "Weights published" in message["text"]
+    section = message["blocks"][0]["text"]["text"]
+    assert f"<{hub.url}/Qwen/Qwen3.7-7B|Qwen/Qwen3.7-7B>" in section and "32.0 GB" in section
+    posts = slack.requests_to("chat.postMessage")
+    assert all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in posts)
+
+
+def test_slack_failing_then_recovering_delivers_each_alert_once_in_order(slack_watcher, hub, slack):
+    env = {"SLACK_BOT_TOKEN": TOKEN}
+    poll(slack_watcher, env)
+    assert len(slack.messages) == 1
+    slack.down = True
+    hub.add_model("Qwen/Qwen3.7-1B", {"README.md": 1})
+    out = poll(slack_watcher, env)
+    assert "alerts delivered 0, pending 1" in out
+    hub.set_files("Qwen/Qwen3.7-1B", {"model.safetensors": GB})
+    out = poll(slack_watcher, env)
+    assert "alerts delivered 0, pending 2" in out
+    status = slack_watcher.status(env)
+    assert status["pending_alerts"] == 2
+    assert status["undelivered"][0]["last_error"].startswith("slack")
+    slack.down = False
+    slack.error_next(1, "internal_error")  # an ok:false answer is not a delivery either
+    assert "alerts delivered 0, pending 2" in poll(slack_watcher, env)
+    out = poll(slack_watcher, env)
+    assert "alerts delivered 2, pending 0" in out
+    texts = [m["text"] for m in slack.messages]
+    assert len(texts) == 3
+    assert "New repo, no weights yet" in texts[1] and "Weights published" in texts[2]
+    poll(slack_watcher, env)
+    assert len(slack.messages) == 3  # nothing is sent twice
+    assert slack_watcher.status(env)["pending_alerts"] == 0
+
+
+def test_slack_rate_limit_keeps_alert_pending(slack_watcher, slack):
+    env = {"SLACK_BOT_TOKEN": TOKEN}
+    slack.rate_limit_next(1, retry_after=30)
+    out = poll(slack_watcher, env)
+    assert "pending 1" in out and "ratelimited" in out
+    assert "delivered 1" in poll(slack_watcher, env)
+    assert len(slack.messages) == 1
+
+
+def test_slack_webhook(slack_watcher, hub, slack):
+    env = {"SLACK_WEBHOOK_URL": slack.webhook_url}
+    poll(slack_watcher, env)
+    slack.webhook_error_next(1, status=500, body="rollup_error")
+    hub.add_model("Qwen/Qwen3.7-4B", {"model.gguf": GB})
+    out = poll(slack_watcher, env)
+    assert "slack webhook: HTTP 500 rollup_error" in out and "pending 1" in out
+    assert slack.webhook_url.split("/services/")[1] not in out  # the webhook URL is a secret
+    out = poll(slack_watcher, env)
+    assert "delivered 1" in out
+    assert [m["via"] for m in slack.messages] == ["webhook", "webhook"]
+    assert "Qwen/Qwen3.7-4B" in slack.messages[-1]["text"]
+
+
+def test_slack_section_without_credentials_falls_back_to_console(slack_watcher, slack):
+    out = poll(slack_watcher)
+    assert "[qwen3.7]" in out and "delivered 1" in out
+    assert slack.messages == []
+    assert "neither SLACK_BOT_TOKEN nor SLACK_WEBHOOK_URL" in slack_watcher.status()["warnings"][0]
+
+
+def test_api_text_cannot_ping_or_break_links(slack_watcher, hub, slack):
+    env = {"SLACK_BOT_TOKEN": TOKEN}
+    poll(slack_watcher, env)
+    hub.add_model("Qwen/Qwen3.7-<!channel>&<@U123>", {"model.safetensors": GB})
+    poll(slack_watcher, env)
+    section = slack.messages[-1]["blocks"][0]["text"]["text"]
+    assert "<!channel>" not in section and "<@U123>" not in section
+    assert "&lt;!channel&gt;&amp;&lt;@U123&gt;" in section
+
+
+def test_render_escapes_and_groups_by_repo():
+    events = [
+        {"kind": "repo_appeared", "source": "huggingface", "repo_id": "Q/A-FP8", "data": {"url": "u/A-FP8"}},
+        {"kind": "weights_published", "source": "huggingface", "repo_id": "Q/A-FP8",
+         "data": {"url": "u/Q/A-FP8", "weights": True, "weight_bytes": 5 * GB, "params": 7_600_000_000}},
+        {"kind": "repo_hidden", "source": "huggingface", "repo_id": "Q/<b>", "data": {"url": "u"}},
+    ]
+    message = build_message("w", "Title & co", events, "ctx")
+    text = plain_text(message)
+    assert "New repo" not in text and "Weights published: Q/A-FP8 (5.0 GB, 7.6B params, FP8)" in text
+    assert "*Title &amp; co: weights published*" in mrkdwn(message)
+    assert "Q/&lt;b&gt;" in mrkdwn(message)
+    assert escape("a<b>&c") == "a&lt;b&gt;&amp;c"
+
+
+def test_console_is_default_and_marks_delivered(watcher, hub):
+    out = poll(watcher)
+    assert "[qwen3.7] Qwen 3.7 open-weight variants: watching started" in out
+    status = watcher.status()
+    assert status["destinations"] == ["console"] and status["pending_alerts"] == 0
