@@ -23,52 +23,6 @@ SECONDARY = ("You have exceeded a secondary rate limit. Please wait a few minute
 _ids = itertools.count(1)
 
 
-def gh_time(dt: datetime | None) -> str | None:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
-
-
-@dataclass
-class GhRelease:
-    id: int
-    tag_name: str
-    name: str | None
-    draft: bool
-    prerelease: bool
-    created_at: datetime
-    published_at: datetime | None
-    body: str | None = None
-
-
-@dataclass
-class GhRepo:
-    id: int
-    owner: str
-    name: str
-    private: bool
-    created_at: datetime
-    updated_at: datetime
-    pushed_at: datetime
-    description: str | None
-    default_branch: str
-    releases: list[GhRelease] = field(default_factory=list)
-    tags: list[tuple[str, str]] = field(default_factory=list)  # (name, sha), newest first
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
-
-
-@dataclass
-class GhEvent:
-    id: str
-    type: str  # CreateEvent (repository or tag), PublicEvent, ReleaseEvent
-    repo: GhRepo
-    public: bool  # events of a repo while it was private stay hidden, as on GitHub
-    created_at: datetime
-    ref: str | None = None
-    release: GhRelease | None = None
-
-
 class FakeGitHub(FakeServer):
     """Local GitHub: repos, orgs, releases, tags, org events, /rate_limit; ETags and rate limits."""
 
@@ -169,80 +123,6 @@ class FakeGitHub(FakeServer):
                release: GhRelease | None = None) -> None:
         self.events.append(GhEvent(str(40_000_000_000 + next(_ids)), kind, repo, not repo.private,
                                    utcnow(), ref, release))
-
-    def _event_json(self, ev: GhEvent) -> dict[str, Any]:
-        """Rendered at request time, so URLs use the fake's current base URL."""
-        r, org = ev.repo, self.orgs[ev.repo.owner.lower()]
-        if ev.type == "ReleaseEvent":
-            payload: dict[str, Any] = {"action": "published", "release": self._release_json(r, ev.release)}
-        elif ev.type == "CreateEvent":
-            payload = {"ref": ev.ref, "ref_type": "tag" if ev.ref else "repository",
-                       "master_branch": r.default_branch, "description": r.description, "pusher_type": "user"}
-        else:
-            payload = {}
-        return {"id": ev.id, "type": ev.type,
-                "actor": {"id": 1, "login": "octocat", "display_login": "octocat", "gravatar_id": "",
-                          "url": f"{self.url}/users/octocat", "avatar_url": "https://avatars.githubusercontent.com/u/1?"},
-                "repo": {"id": r.id, "name": r.full_name, "url": f"{self.url}/repos/{r.full_name}"},
-                "payload": payload, "public": True, "created_at": gh_time(ev.created_at),
-                "org": {"id": org["id"], "login": org["login"], "gravatar_id": "",
-                        "url": f"{self.url}/orgs/{org['login']}", "avatar_url": "https://avatars.githubusercontent.com/u/2?"}}
-
-    # -- JSON views ------------------------------------------------------------------------
-    def _owner_json(self, login: str) -> dict[str, Any]:
-        org = self.orgs[login.lower()]
-        u = f"{self.url}/users/{org['login']}"
-        return {"login": org["login"], "id": org["id"], "node_id": f"O_{org['id']}",
-                "avatar_url": f"https://avatars.githubusercontent.com/u/{org['id']}?v=4", "gravatar_id": "",
-                "url": u, "html_url": f"https://github.com/{org['login']}", "repos_url": f"{u}/repos",
-                "events_url": f"{u}/events{{/privacy}}", "type": "Organization",
-                "user_view_type": "public", "site_admin": False}
-
-    def _org_json(self, login: str) -> dict[str, Any]:
-        org, u = self.orgs[login.lower()], f"{self.url}/orgs/{self.orgs[login.lower()]['login']}"
-        public = sum(1 for r in self.repos.values() if r.owner == org["login"] and not r.private)
-        return {**self._owner_json(login), "url": u, "repos_url": f"{u}/repos", "events_url": f"{u}/events",
-                "hooks_url": f"{u}/hooks", "issues_url": f"{u}/issues", "members_url": f"{u}/members{{/member}}",
-                "description": None, "name": org["login"], "company": None, "blog": "", "location": None,
-                "email": None, "twitter_username": None, "is_verified": False, "public_repos": public,
-                "public_gists": 0, "followers": 0, "following": 0, "created_at": gh_time(org["created_at"]),
-                "updated_at": gh_time(org["created_at"]), "archived_at": None}
-
-    def _repo_json(self, r: GhRepo, full: bool = False) -> dict[str, Any]:
-        api, html = f"{self.url}/repos/{r.full_name}", f"https://github.com/{r.full_name}"
-        data = {
-            "id": r.id, "node_id": f"R_{r.id}", "name": r.name, "full_name": r.full_name,
-            "private": r.private, "owner": self._owner_json(r.owner), "html_url": html,
-            "description": r.description, "fork": False, "url": api, "releases_url": f"{api}/releases{{/id}}",
-            "tags_url": f"{api}/tags", "events_url": f"{api}/events", "created_at": gh_time(r.created_at),
-            "updated_at": gh_time(r.updated_at), "pushed_at": gh_time(r.pushed_at),
-            "git_url": f"git://github.com/{r.full_name}.git", "clone_url": f"{html}.git", "homepage": None,
-            "size": 0, "stargazers_count": 0, "watchers_count": 0, "language": None, "has_issues": True,
-            "forks_count": 0, "archived": False, "disabled": False, "open_issues_count": 0, "license": None,
-            "topics": [], "visibility": "private" if r.private else "public", "forks": 0,
-            "open_issues": 0, "watchers": 0, "default_branch": r.default_branch,
-        }
-        if full:
-            data.update(network_count=0, subscribers_count=0, organization=self._owner_json(r.owner))
-        return data
-
-    def _release_json(self, r: GhRepo, rel: GhRelease) -> dict[str, Any]:
-        api = f"{self.url}/repos/{r.full_name}/releases/{rel.id}"
-        return {"url": api, "assets_url": f"{api}/assets", "html_url":
-                f"https://github.com/{r.full_name}/releases/tag/{rel.tag_name}", "id": rel.id,
-                "upload_url": f"https://uploads.github.com/repos/{r.full_name}/releases/{rel.id}/assets{{?name,label}}",
-                "author": self._owner_json(r.owner), "node_id": f"RE_{rel.id}", "tag_name": rel.tag_name,
-                "target_commitish": r.default_branch, "name": rel.name, "draft": rel.draft,
-                "immutable": False, "prerelease": rel.prerelease, "created_at": gh_time(rel.created_at),
-                "updated_at": gh_time(rel.created_at), "published_at": gh_time(rel.published_at),
-                "assets": [], "tarball_url": f"{self.url}/repos/{r.full_name}/tarball/{rel.tag_name}",
-                "zipball_url": f"{self.url}/repos/{r.full_name}/zipball/{rel.tag_name}", "body": rel.body}
-
-    def _tag_json(self, r: GhRepo, name: str, sha: str) -> dict[str, Any]:
-        api = f"{self.url}/repos/{r.full_name}"
-        return {"name": name, "zipball_url": f"{api}/zipball/refs/tags/{name}",
-                "tarball_url": f"{api}/tarball/refs/tags/{name}",
-                "commit": {"sha": sha, "url": f"{api}/commits/{sha}"}, "node_id": f"REF_{sha[:12]}"}
 
     # -- HTTP ------------------------------------------------------------------------------
     def error_response(self, status: int, req: Request) -> Response:

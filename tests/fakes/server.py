@@ -269,17 +269,7 @@ class FakeServer:
     def _read_request(h: _Handler) -> Request:
         parts = urlsplit(h.path)
         headers = CaseInsensitiveDict(dict(h.headers.items()))
-        raw = b""
-        if "chunked" in headers.get("Transfer-Encoding", "").lower():
-            while True:
-                size = int(h.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    h.rfile.readline()
-                    break
-                raw += h.rfile.read(size)
-                h.rfile.readline()
-        else:
-            raw = h.rfile.read(int(headers.get("Content-Length") or 0))
+        raw = h.rfile.read(int(headers.get("Content-Length") or 0))  # clients never send chunked
         return Request(
             method=h.command, path=unquote(parts.path), raw_path=h.path,
             query=group_query(parse_qsl(parts.query, keep_blank_values=True)),
