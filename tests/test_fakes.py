@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 from pathlib import Path
@@ -200,8 +201,9 @@ def test_github_releases_tags_latest(qwen_gh):
     qwen_gh.add_release("QwenLM/Repo0", "v2.0-rc", prerelease=True, published_at="2026-06-02T00:00:00Z")
     qwen_gh.add_release("QwenLM/Repo0", "v3.0", draft=True)
     qwen_gh.add_tag("QwenLM/Repo0", "v0.9")
-    repo = gh(qwen_gh).get_repo("QwenLM/Repo0")
+    repo = gh(qwen_gh, per_page=1).get_repo("QwenLM/Repo0")
     assert [r.tag_name for r in repo.get_releases()] == ["v2.0-rc", "v1.0"]  # newest first, no draft
+    assert qwen_gh.requests[-1].path == f"/repositories/{repo.id}/releases"  # Link, like GitHub's
     assert repo.get_latest_release().tag_name == "v1.0"
     assert [t.name for t in repo.get_tags()] == ["v0.9", "v2.0-rc", "v1.0"]
     with pytest.raises(UnknownObjectException):
@@ -263,6 +265,10 @@ def test_slack_post_update_history(slack_fake):
     history = client.conversations_history(channel="#alerts")
     assert [m["text"] for m in history["messages"]] == ["edited"]  # thread replies are not listed
     assert client.auth_test()["user_id"].startswith("U")
+    form = client.api_call("chat.postMessage", params={"channel": "#alerts", "text": "form",
+                                                       "blocks": json.dumps([{"type": "divider"}])})
+    assert slack_fake.requests[-1].headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert form["ok"] and slack_fake.messages[-1]["blocks"] == [{"type": "divider"}]
 
 
 def test_slack_errors(slack_fake):
@@ -290,7 +296,7 @@ def test_slack_errors(slack_fake):
         good.chat_postMessage(channel="#alerts", text="x")
     assert exc.value.response.status_code == 500 and "non-JSON" in exc.value.response["error"]
     with pytest.raises(SlackApiError) as exc:
-        good.chat_postMessage(channel="#alerts", blocks=[{"type": "section", "text": {"type": "mrkdwn",
+        good.chat_postMessage(channel="#alerts", text="x", blocks=[{"type": "section", "text": {"type": "mrkdwn",
                                                                                       "text": "x" * 3001}}])
     assert exc.value.response["error"] == "invalid_blocks"
     with pytest.raises(SlackApiError) as exc:

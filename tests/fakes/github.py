@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from .github_json import (GhEvent, GhRelease, GhRepo, event_json, org_json, owner_json, rate_json,
+                          release_json, repo_json, tag_json)
 from .server import FakeServer, Request, Response, to_datetime, utcnow
 
 DOCS = "https://docs.github.com/rest"
@@ -114,6 +115,9 @@ class FakeGitHub(FakeServer):
         low = full_name.lower()
         return next((r for k, r in self.repos.items() if k.lower() == low), None)
 
+    def _org(self, repo: GhRepo) -> dict[str, Any]:
+        return self.orgs[repo.owner.lower()]
+
     def _get(self, full_name: str) -> GhRepo:
         if (repo := self._find(full_name)) is None:
             raise KeyError(full_name)
@@ -164,7 +168,7 @@ class FakeGitHub(FakeServer):
             ident = self._identity(req)
             slot, limit = self._window(ident), (self.token_limit if ident else self.anon_limit)
             if req.path == "/rate_limit":  # free, like on GitHub
-                return Response(200, self._rate_json(slot, limit))
+                return Response(200, rate_json(slot[0], slot[1], limit, int(utcnow().timestamp())))
             if slot[0] >= limit:
                 who = "user ID 1." if ident else ("127.0.0.1. (But here's the good news: Authenticated "
                                                   "requests get a higher rate limit. Check out the "
@@ -194,16 +198,6 @@ class FakeGitHub(FakeServer):
             return Response(304, None, {k: v for k, v in resp.headers.items() if k != "Link"})
         return resp
 
-    def _rate_json(self, slot: list[int], limit: int) -> dict[str, Any]:
-        core = {"limit": limit, "remaining": max(0, limit - slot[0]), "reset": slot[1],
-                "used": min(slot[0], limit), "resource": "core"}
-        reset = int(utcnow().timestamp()) + 60
-        search = {"limit": 30 if limit > 60 else 10, "remaining": 30 if limit > 60 else 10, "reset": reset,
-                  "used": 0, "resource": "search"}
-        graphql = {"limit": limit if limit > 60 else 0, "remaining": limit if limit > 60 else 0,
-                   "reset": slot[1], "used": 0, "resource": "graphql"}
-        return {"resources": {"core": core, "search": search, "graphql": graphql}, "rate": core}
-
     def _route(self, req: Request) -> Response:
         segs = [s for s in req.path.split("/") if s]
         if len(segs) >= 2 and segs[0] == "repositories":
@@ -217,12 +211,13 @@ class FakeGitHub(FakeServer):
                         == segs[1].lower()), None)
             if org is not None:
                 if len(segs) == 2 and not by_id:
-                    return Response(200, self._org_json(org["login"]) if segs[0] == "orgs"
-                                    else self._owner_json(org["login"]))
+                    public = sum(1 for r in self.repos.values() if r.owner == org["login"] and not r.private)
+                    return Response(200, org_json(self.url, org, public) if segs[0] == "orgs"
+                                    else owner_json(self.url, org))
                 if segs[2:] == ["repos"]:
                     return self._list_repos(req, org)
                 if segs[2:] == ["events"] and segs[0] in ("orgs", "organizations"):
-                    events = [self._event_json(e) for e in reversed(self.events)
+                    events = [event_json(self.url, e, org) for e in reversed(self.events)
                               if e.public and e.repo.owner == org["login"]][:300]
                     resp = self._paged(req, events, f"/organizations/{org['id']}/events")
                     resp.headers["X-Poll-Interval"] = "60"
@@ -238,32 +233,33 @@ class FakeGitHub(FakeServer):
         desc = req.query_value("direction", "asc" if key is None else "desc") == "desc"
         repos.sort(key=(lambda r: getattr(r, key)) if key else (lambda r: r.full_name.lower()), reverse=desc)
         kind = "organizations" if req.path.startswith(("/orgs", "/organizations")) else "user"
-        return self._paged(req, [self._repo_json(r) for r in repos], f"/{kind}/{org['id']}/repos")
+        return self._paged(req, [repo_json(self.url, r, org) for r in repos], f"/{kind}/{org['id']}/repos")
 
     def _repo_route(self, req: Request, repo: GhRepo | None, rest: list[str]) -> Response:
         if repo is None or repo.private:  # GitHub never confirms a private repo exists
             return _msg(404, "Not Found", {}, f"{DOCS}/repos/repos#get-a-repository")
+        org = self._org(repo)
         visible = sorted((r for r in repo.releases if not r.draft), key=lambda r: (r.created_at, r.id),
                          reverse=True)
+        one: list[GhRelease] | None = None
         if not rest:
-            resp = Response(200, self._repo_json(repo, full=True))
+            resp = Response(200, repo_json(self.url, repo, org, full=True))
             resp.headers["Last-Modified"] = format_datetime(max(repo.updated_at, repo.pushed_at), usegmt=True)
             return resp
         if rest == ["releases"]:
-            return self._paged(req, [self._release_json(repo, r) for r in visible],
+            return self._paged(req, [release_json(self.url, repo, r, org) for r in visible],
                                f"/repositories/{repo.id}/releases")
-        if rest == ["releases", "latest"]:
-            stable = [r for r in visible if not r.prerelease]
-            return Response(200, self._release_json(repo, stable[0])) if stable else _msg(404, "Not Found")
-        if len(rest) == 3 and rest[:2] == ["releases", "tags"]:
-            match = [r for r in visible if r.tag_name == rest[2]]
-            return Response(200, self._release_json(repo, match[0])) if match else _msg(404, "Not Found")
-        if len(rest) == 2 and rest[0] == "releases":
-            match = [r for r in visible if str(r.id) == rest[1]]
-            return Response(200, self._release_json(repo, match[0])) if match else _msg(404, "Not Found")
         if rest == ["tags"]:
-            return self._paged(req, [self._tag_json(repo, n, s) for n, s in repo.tags],
+            return self._paged(req, [tag_json(self.url, repo, n, s) for n, s in repo.tags],
                                f"/repositories/{repo.id}/tags")
+        if rest == ["releases", "latest"]:  # newest non-draft, non-prerelease
+            one = [r for r in visible if not r.prerelease]
+        elif len(rest) == 3 and rest[:2] == ["releases", "tags"]:
+            one = [r for r in visible if r.tag_name == rest[2]]
+        elif len(rest) == 2 and rest[0] == "releases":
+            one = [r for r in visible if str(r.id) == rest[1]]
+        if one:
+            return Response(200, release_json(self.url, repo, one[0], org))
         return _msg(404, "Not Found")
 
     def _paged(self, req: Request, items: list, link_path: str) -> Response:

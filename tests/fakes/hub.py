@@ -121,8 +121,7 @@ class FakeHub(FakeServer):
         )
         model.sha = sha or _sha1(f"{repo_id}:{sorted(model.files.items())}:{model.object_id}")
         with self.lock:
-            old = self.get_model(repo_id)
-            if old is not None:
+            if (old := self.get_model(repo_id)) is not None:
                 del self.models[old.repo_id]
             self.models[repo_id] = model
         return model
@@ -136,7 +135,7 @@ class FakeHub(FakeServer):
                                last_modified=changes.pop("last_modified", None))
             for key, value in changes.items():
                 if key in ("created_at", "last_modified"):
-                    value = to_datetime(value)
+                    value = to_datetime(value) or getattr(model, key)
                 elif key == "gated":
                     value = _gated(value)
                 elif not hasattr(model, key) or key in ("repo_id", "object_id"):
@@ -156,8 +155,7 @@ class FakeHub(FakeServer):
 
     def remove_model(self, repo_id: str) -> None:
         with self.lock:
-            model = self._must_get(repo_id)
-            del self.models[model.repo_id]
+            del self.models[self._must_get(repo_id).repo_id]
 
     def get_model(self, repo_id: str) -> HubModel | None:
         """Look a repo up case-insensitively, like the Hub does."""
@@ -168,8 +166,7 @@ class FakeHub(FakeServer):
             return next((m for k, m in self.models.items() if k.lower() == low), None)
 
     def _must_get(self, repo_id: str) -> HubModel:
-        model = self.get_model(repo_id)
-        if model is None:
+        if (model := self.get_model(repo_id)) is None:
             raise KeyError(repo_id)
         return model
 
