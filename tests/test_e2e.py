@@ -58,6 +58,7 @@ def test_baseline_then_placeholder_then_weights(watcher, hub, github):
 
     poll_ok(watcher, env)  # nothing changed: nothing new
     assert event_kinds(watcher) == [
+        ("released", "Qwen/Qwen3.7-27B"),  # the watch's first weights close the cadence loop
         ("weights_published", "Qwen/Qwen3.7-27B"),
         ("repo_appeared", "Qwen/Qwen3.7-27B"),
         ("watch_started", None),
@@ -84,7 +85,7 @@ def test_ten_repo_drop_is_one_message(watcher, hub):
     assert "New repo, no weights yet" not in out  # appearing with weights is one line per repo
     db = sqlite3.connect(watcher.config["database"].removeprefix("sqlite:///"))
     rows = db.execute("select event_ids, status from deliveries order by id").fetchall()
-    assert len(rows) == 2 and rows[-1][1] == "delivered" and len(json.loads(rows[-1][0])) == 20
+    assert len(rows) == 2 and rows[-1][1] == "delivered" and len(json.loads(rows[-1][0])) == 21  # 10 repos x 2 + released
 
 
 def test_third_party_reupload_does_not_match(watcher, hub):

@@ -46,6 +46,9 @@ class EventKind(str, enum.Enum):
     GATING_CHANGED = "gating_changed"
     RELEASE_PUBLISHED = "release_published"
     OVERDUE = "overdue"
+    WINDOW_OPENED = "window_opened"
+    OVERDUE_REMINDER = "overdue_reminder"
+    RELEASED = "released"
 
 
 class WatchState(str, enum.Enum):

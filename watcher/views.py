@@ -61,6 +61,9 @@ def _watch_table(watch: dict[str, Any]) -> Table:
              f"{window['start']} to {window['end']}{when}; flagship {watch['flagship']['name']} "
              f"{watch['flagship']['released']}; last poll {_when(watch.get('last_poll_at'))}; "
              f"{watch.get('pending_alerts', 0)} alert(s) pending")
+    if watch.get("window"):
+        title += (f"\n  window: {window['start']} to {window['end']}, most likely {watch['window']['median']}; "
+                  f"basis {watch['basis']}, from {watch['window_source']}")
     table = Table(title=title, title_justify="left", expand=False)
     for column in ("source", "repo", "visible", "weights", "size", "params", "first seen", "release"):
         table.add_column(column)

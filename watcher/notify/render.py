@@ -42,7 +42,10 @@ def _headline(title: str, events: list[dict]) -> str:
     kinds = [e["kind"] for e in events]
     for kind, words in (
         ("weights_published", "weights published"),
+        ("released", "released"),
         ("overdue", "overdue"),
+        ("overdue_reminder", "still overdue"),
+        ("window_opened", "release window open"),
         ("repo_appeared", "new repos"),
         ("release_published", "new releases"),
         ("repo_hidden", "repos hidden"),
@@ -80,6 +83,12 @@ def _lines(event: dict, source: str | None, repo_id: str | None) -> list[tuple[s
         return [(f"{label} {data.get('tag')}", repo_id, url, "")]
     if kind == "overdue":
         return [("Overdue", None, None, data.get("summary", ""))]
+    if kind == "overdue_reminder":
+        return [(f"Still overdue (reminder {data.get('reminder')})", None, None, data.get("summary", ""))]
+    if kind == "window_opened":
+        return [("Window opened", None, None, data.get("summary", ""))]
+    if kind == "released":
+        return [("Released", None, None, data.get("summary", ""))]
     return [(kind.replace("_", " "), repo_id, url, "")]
 
 
