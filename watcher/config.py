@@ -218,10 +218,15 @@ class Cadence(Strict):
 
 
 class WatchNotify(Strict):
-    """Cadence alerts of one watch: the window opening, and how often to remind while overdue (0 = never)."""
+    """Cadence alerts of one watch: the window opening, and how often to remind while overdue (never/0 = no reminders)."""
 
     window_opened: bool = True
     remind_every: Wait = dt.timedelta(days=7)
+
+    @field_validator("remind_every", mode="before")
+    @classmethod
+    def _never(cls, value: Any) -> Any:
+        return 0 if value is False or str(value).strip().lower() in ("never", "off", "0") else value
 
 
 class Watch(Strict):
