@@ -125,6 +125,9 @@ def test_status_shows_explicit_window_beside_the_history(watcher):
     history = status["history_windows"]
     assert (history["flagship"]["start"], history["flagship"]["end"]) == ("2025-12-23", "2026-05-20")
     assert (history["previous_open_weights"]["start"], history["previous_open_weights"]["end"]) == ("2026-06-14", "2027-02-03")
+    table = watcher("status").stdout
+    assert "basis flagship, from explicit lag_days" in table
+    assert "history says: flagship 2025-12-23 to 2026-05-20; previous_open_weights" in table
 
 
 # --- the timing rule itself, table-driven on a pure function ---------------------------------------------

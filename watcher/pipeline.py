@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from watcher import alerts, notify
 from watcher.config import Config, Watch
 from watcher.detect import detect
-from watcher.models import Event, EventKind, RepoSnapshot, SourceReport, WatchState
+from watcher.models import Event, RepoSnapshot, SourceReport, WatchState
 from watcher.notify.render import build_message
 from watcher.redact import redact
 from watcher.sources import SOURCES, Source, name_matches

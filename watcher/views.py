@@ -47,6 +47,18 @@ def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
                       f"{item.get('last_error') or 'not tried yet'} ({item['attempts']} attempt(s))", highlight=False)
     for watch in doc["watches"]:
         console.print(_watch_table(watch))
+        if watch.get("window"):
+            console.print(_window_line(watch), highlight=False)
+
+
+def _window_line(watch: dict[str, Any]) -> str:
+    """Why the window is where it is: basis, source, and what the history says when lag_days override it."""
+    window = watch["window"]
+    text = (f"  {watch['name']} window {window['start']} to {window['end']}, most likely {window['median']}; "
+            f"basis {watch['basis']}, from {watch['window_source']}")
+    others = [f"{basis} {w['start']} to {w['end']}" for basis, w in (watch.get("history_windows") or {}).items()
+              if "start" in w and (w["start"], w["end"]) != (window["start"], window["end"])]
+    return text + (f"; history says: {'; '.join(others)}" if others else "")
 
 
 def _watch_table(watch: dict[str, Any]) -> Table:
@@ -61,9 +73,6 @@ def _watch_table(watch: dict[str, Any]) -> Table:
              f"{window['start']} to {window['end']}{when}; flagship {watch['flagship']['name']} "
              f"{watch['flagship']['released']}; last poll {_when(watch.get('last_poll_at'))}; "
              f"{watch.get('pending_alerts', 0)} alert(s) pending")
-    if watch.get("window"):
-        title += (f"\n  window: {window['start']} to {window['end']}, most likely {watch['window']['median']}; "
-                  f"basis {watch['basis']}, from {watch['window_source']}")
     table = Table(title=title, title_justify="left", expand=False)
     for column in ("source", "repo", "visible", "weights", "size", "params", "first seen", "release"):
         table.add_column(column)
