@@ -8,11 +8,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-import httpx2
-from huggingface_hub import HfApi, set_client_factory
-from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError
+# huggingface_hub's user-agent telemetry fetches {huggingface.co}/api/agent-harnesses, ignoring the
+# configured endpoint: a watcher pointed at a mirror (or offline) must not call anywhere else.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from watcher import __version__
+import httpx2  # noqa: E402
+from huggingface_hub import HfApi, constants, set_client_factory  # noqa: E402
+from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: E402
+
+from watcher import __version__  # noqa: E402
 from watcher.config import HubSettings, Watch
 from watcher.models import RepoSnapshot, SourceReport, Source, is_weight_file
 from watcher.sources import name_matches
@@ -67,6 +71,7 @@ class HubSource:
         self._transport = _Transport(settings.timeout.total_seconds(), retry)
         # The client factory is process-wide in huggingface_hub; one source object lives per cycle.
         set_client_factory(lambda: httpx2.Client(transport=self._transport, follow_redirects=True))
+        constants.HF_HUB_DISABLE_TELEMETRY = True  # also when the library was imported before us
         token = os.environ.get("HF_TOKEN") or False
         self.api = HfApi(endpoint=self.endpoint, token=token, library_name="watcher", library_version=__version__)
 
@@ -170,13 +175,18 @@ def _replace(snap: RepoSnapshot, **changes) -> RepoSnapshot:
 
 
 def search_prefix(include: list[str]) -> str:
-    """The literal text every include pattern starts with (before any wildcard); '' when none."""
+    """The literal text every include pattern starts with (before any wildcard); '' when none.
+
+    Compared case-insensitively (as fnmatch here is), returned in the first pattern's own case.
+    """
     literals = []
     for pattern in include:
         cut = min((pattern.find(c) for c in "*?[" if c in pattern), default=len(pattern))
-        literals.append(pattern[:cut].lower())
-    prefix = os.path.commonprefix(literals) if literals else ""
-    return prefix
+        literals.append(pattern[:cut])
+    if not literals:
+        return ""
+    shared = len(os.path.commonprefix([text.lower() for text in literals]))
+    return literals[0][:shared]
 
 
 def _status(exc: Exception) -> int | None:
