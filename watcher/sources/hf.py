@@ -24,6 +24,8 @@ from watcher.sources.http import BoundedRetry, Unavailable, redact
 
 log = logging.getLogger(__name__)
 
+MAX_LISTED = 50_000  # more models than any lab has: a listing past this is a pagination loop
+_BAD_DATA = (ValueError, KeyError, TypeError, AttributeError)
 LIST_FIELDS = ["sha", "createdAt", "lastModified", "private", "gated", "disabled", "siblings", "safetensors"]
 
 
@@ -48,8 +50,9 @@ class _Transport(httpx2.BaseTransport):
             with self._lock:
                 self.requests += 1
             response = self._inner.handle_request(request)
-            if response.status_code == 429 or response.status_code >= 500:
-                response.read()
+            # Read the body here, inside our retry: a truncated body raised later would fall into
+            # huggingface_hub's own unbounded backoff. These are small JSON answers, never downloads.
+            response.read()
             return response
 
         url = redact(str(request.url))
@@ -91,14 +94,14 @@ class HubSource:
                 for snap in self._list_author(author, spec.include, spec.exclude, scope):
                     found[snap.repo_id] = snap
                 report.complete_scopes.add(scope)
-            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, ValueError, KeyError) as exc:
+            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
                 report.errors.append(f"huggingface author {author}: {describe_error(exc)}")
         for repo_id in spec.repos:
             scope = f"hf:repo:{repo_id.lower()}"
             try:
                 found[repo_id] = self._probe(repo_id, scope)
                 report.complete_scopes.add(scope)
-            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, ValueError, KeyError) as exc:
+            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
                 report.errors.append(f"huggingface {repo_id}: {describe_error(exc)}")
         for repo_id, snap in found.items():
             report.repos.append(self._with_sizes(snap, previous.get(snap.key), report))
@@ -109,8 +112,14 @@ class HubSource:
         """One listing per author, narrowed by the patterns' shared literal prefix when there is one."""
         prefix = search_prefix(include)
         models = self.api.list_models(author=author, search=prefix or None, expand=LIST_FIELDS)
+        seen: set[str] = set()
         for info in models:
             repo_id = info.id
+            if not isinstance(repo_id, str) or "/" not in repo_id:
+                raise ValueError(f"malformed listing entry (id {repo_id!r})")
+            if repo_id in seen or len(seen) >= MAX_LISTED:
+                raise ValueError(f"pagination does not end (repeats {repo_id} after {len(seen)} models)")
+            seen.add(repo_id)
             owner, _, name = repo_id.partition("/")
             if owner.lower() != author.lower() or not name_matches(name, include, exclude):
                 continue  # the search is a substring match: someone/Qwen3.7-27B-GGUF is not ours
@@ -160,7 +169,7 @@ class HubSource:
             entries = self.api.list_repo_tree(snap.repo_id, recursive=True, revision=snap.sha)
             total = sum(e.size or 0 for e in entries if getattr(e, "size", None) and is_weight_file(e.path))
             return _replace(snap, weight_bytes=total)
-        except (HfHubHTTPError, Unavailable, httpx2.HTTPError, ValueError) as exc:
+        except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
             report.errors.append(f"huggingface {snap.repo_id} file sizes: {describe_error(exc)}")
             return snap
 
@@ -202,6 +211,8 @@ def _iso(value) -> str | None:
 
 def describe_error(exc: Exception) -> str:
     """One line: status and the server's reason, with any token-bearing URL redacted."""
+    if isinstance(exc, (TypeError, AttributeError, KeyError)):
+        return f"malformed response ({type(exc).__name__}: {redact(str(exc))[:200]})"
     status = _status(exc)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, HfHubHTTPError) and status is not None:
