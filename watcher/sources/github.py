@@ -11,7 +11,7 @@ from github import Auth, Github, GithubException, GithubRetry, UnknownObjectExce
 from github.GithubException import BadCredentialsException, RateLimitExceededException
 
 from watcher.config import GitHubSettings, Watch
-from watcher.models import RepoSnapshot, Source, SourceReport
+from watcher.models import MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport
 from watcher.redact import redact
 from watcher.sources import name_matches
 
@@ -75,7 +75,7 @@ class GitHubSource:
             scope = f"gh:org:{org.lower()}"
             try:
                 for repo in self._org_repos(org):
-                    if name_matches(repo.name, spec.include, spec.exclude):
+                    if len(repo.full_name) <= MAX_ID_LENGTH and name_matches(repo.name, spec.include, spec.exclude):
                         found[repo.full_name.lower()] = self._visible(repo, scope, previous, report)
                 report.complete_scopes.add(scope)
             except _API_ERRORS as exc:

@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import httpx2  # noqa: E402
-from huggingface_hub import HfApi, constants, set_client_factory  # noqa: E402
+from huggingface_hub import HfApi, ModelInfo, constants, set_client_factory  # noqa: E402
+from huggingface_hub.utils import build_hf_headers, paginate  # noqa: E402
 from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: E402
 
 from watcher import __version__  # noqa: E402
 from watcher.config import HubSettings, Watch
-from watcher.models import RepoSnapshot, SourceReport, Source, is_weight_file
+from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport, is_weight_file
 from watcher.sources import name_matches
 from watcher.sources.http import BoundedRetry, Unavailable, redact
 
@@ -77,6 +78,7 @@ class HubSource:
         constants.HF_HUB_DISABLE_TELEMETRY = True  # also when the library was imported before us
         token = os.environ.get("HF_TOKEN") or False
         self.api = HfApi(endpoint=self.endpoint, token=token, library_name="watcher", library_version=__version__)
+        self._headers = build_hf_headers(token=token, library_name="watcher", library_version=__version__)
 
     def close(self) -> None:
         set_client_factory(httpx2.Client)
@@ -111,12 +113,20 @@ class HubSource:
     def _list_author(self, author: str, include: list[str], exclude: list[str], scope: str) -> Iterable[RepoSnapshot]:
         """One listing per author, narrowed by the patterns' shared literal prefix when there is one."""
         prefix = search_prefix(include)
-        models = self.api.list_models(author=author, search=prefix or None, expand=LIST_FIELDS)
+        params: dict = {"author": author, "expand": LIST_FIELDS}
+        if prefix:
+            params["search"] = prefix
+        # The library's own pagination, but our own parsing: in HfApi.list_models one entry with an odd
+        # date raises inside the generator and the whole author's listing is lost.
+        items = paginate(f"{self.endpoint}/api/models", params=params, headers=self._headers)
         seen: set[str] = set()
-        for info in models:
+        for item in items:
+            info = tolerant_model_info(item)
             repo_id = info.id
             if not isinstance(repo_id, str) or "/" not in repo_id:
                 raise ValueError(f"malformed listing entry (id {repo_id!r})")
+            if len(repo_id) > MAX_ID_LENGTH:
+                continue  # no real repo has such a name; never store or announce it
             if repo_id in seen or len(seen) >= MAX_LISTED:
                 raise ValueError(f"pagination does not end (repeats {repo_id} after {len(seen)} models)")
             seen.add(repo_id)
@@ -154,7 +164,8 @@ class HubSource:
             sha=info.sha,
             created_at=_iso(info.created_at),
             last_modified=_iso(info.last_modified),
-            weight_files=tuple(sorted(s.rfilename for s in weights)),
+            weight_files=tuple(sorted(s.rfilename for s in weights)[:MAX_FILES_KEPT]),
+            weight_count=len(weights),
             weight_bytes=weight_bytes,
             params=params if isinstance(params, int) else None,
         )
@@ -175,6 +186,17 @@ class HubSource:
 
     def url(self, repo_id: str) -> str:
         return f"{self.endpoint}/{repo_id}"
+
+
+def tolerant_model_info(item) -> ModelInfo:
+    """ModelInfo from one listing entry; dates in a format the library cannot parse are dropped, not fatal."""
+    if not isinstance(item, dict):
+        raise ValueError(f"malformed listing entry: {str(item)[:80]!r}")
+    item.setdefault("siblings", None)
+    try:
+        return ModelInfo(**item)
+    except ValueError:
+        return ModelInfo(**{k: v for k, v in item.items() if k not in ("createdAt", "lastModified")})
 
 
 def _replace(snap: RepoSnapshot, **changes) -> RepoSnapshot:
