@@ -123,3 +123,42 @@ def test_failing_source_in_cli_is_named_in_status(watcher, hub):
     assert result.exit_code == 0
     errors = watcher.status()["last_poll"]["errors"]
     assert any(e.startswith("huggingface author Qwen: ") for e in errors)
+
+
+def test_locked_database_fails_the_cycle_cleanly_then_recovers(watcher, hub, tmp_path):
+    import sqlite3
+
+    assert watcher("poll").exit_code == 0
+    watcher.config["database"] += "?timeout=0.2"
+    hub.add_model("Qwen/Qwen3.7-1B", {"model.safetensors": 1})
+    blocker = sqlite3.connect(tmp_path / "watcher.db", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        result = watcher("poll")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert result.exit_code == 1
+    assert result.stderr.strip().endswith("cycle not stored: database is locked")
+    assert "Traceback" not in result.output
+    out = watcher("poll").stdout  # the change was not lost: it is seen again
+    assert "Weights published: Qwen/Qwen3.7-1B" in out
+
+
+def test_read_only_database_is_one_line(watcher, tmp_path):
+    assert watcher("poll").exit_code == 0
+    db = tmp_path / "watcher.db"
+    for leftover in (tmp_path / "watcher.db-wal", tmp_path / "watcher.db-shm"):
+        leftover.unlink(missing_ok=True)
+    db.chmod(0o400)
+    tmp_path.chmod(0o500)
+    try:
+        result = watcher("poll")
+        status = watcher("status")
+    finally:
+        tmp_path.chmod(0o700)
+        db.chmod(0o600)
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("watcher: database sqlite:")
+    # status names the problem in one line (a read-only WAL database cannot even be read by SQLite)
+    assert status.exit_code == 0 or status.stderr.startswith("watcher: database sqlite:")
