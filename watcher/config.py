@@ -171,7 +171,9 @@ class Generation(Strict):
     @classmethod
     def _sources(cls, value: Any) -> Any:
         values = [value] if isinstance(value, str) else value
-        for url in values or []:
+        if not isinstance(values, list):
+            return values  # pydantic names the wrong type
+        for url in values:
             if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url):
                 raise ValueError(f"{url!r} is not an http(s) URL")
         return values
