@@ -144,3 +144,21 @@ def test_shipped_and_embedded_configs_carry_the_same_history():
     embedded = config.load(None)
     assert embedded.cadences == config.parse(GOOD, "config.yaml").cadences
     assert embedded.watch("qwen3.7").cadence == "qwen" and embedded.watch("qwen3.7").lag_days.min == 51
+
+
+def test_cadence_whose_only_lag_is_the_watch_own_generation_is_a_config_error():
+    text = """
+cadences:
+  fam:
+    history:
+      - generation: G1
+        flagship: {name: G1-Max, released: 2026-01-01}
+        open_weights: [{repo: o/G1-7B, released: 2026-02-01}]
+watches:
+  - name: g1
+    flagship: {name: G1-Max, released: 2026-01-01}
+    cadence: fam
+    huggingface: {authors: [o]}
+"""
+    with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: cadence fam: no lags on basis flagship"):
+        config.parse(text, "c.yaml")

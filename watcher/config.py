@@ -419,6 +419,10 @@ def check_cadences(config: Config, source: str) -> None:
             known = ", ".join(sorted(config.cadences)) or "none defined"
             raise ConfigError(f"{source}: watches[{index}].cadence: unknown cadence {watch.cadence!r} "
                               f"(cadences: {known})")
+        try:
+            watch.expected()
+        except ValueError as exc:  # cadence.CadenceError: e.g. the only usable generation is the watch's own
+            raise ConfigError(f"{source}: watches[{index}].cadence: {exc}") from None
 
 
 def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:
