@@ -54,7 +54,10 @@ def parse_duration(value: Any, allow_zero: bool = False) -> dt.timedelta:
         seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
     if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError("a duration must be positive")
-    return dt.timedelta(seconds=seconds)
+    try:
+        return dt.timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{value!r} is too long a duration") from None
 
 
 Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
@@ -362,7 +365,8 @@ def _field_path(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         elif not str(part).startswith(("function-", "function_")):
-            out += f".{part}" if out else str(part)
+            text = str(part) if str(part).isprintable() and str(part).strip() else repr(str(part))  # one line
+            out += f".{text}" if out else text
     return out or "(top level)"
 
 
