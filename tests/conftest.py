@@ -87,6 +87,7 @@ def _app():
 
 @pytest.fixture
 def watcher(hub, github, tmp_path):
+    github.add_org("QwenLM")  # the shipped watch lists this org; it exists on GitHub, so it does in the fake
     cfg = base_config(hub.url, github.url, tmp_path / "watcher.db")
     return Watcher(tmp_path / "config.yaml", cfg, CliRunner())
 
