@@ -235,7 +235,7 @@ class Schedule(Strict):
 
 
 class Metrics(Strict):
-    port: int = Field(default=9108, ge=1, le=65535)
+    port: int = Field(default=9108, ge=0, le=65535)  # 0: any free port
     host: str = "0.0.0.0"
 
 

@@ -12,7 +12,7 @@ import httpx2
 from huggingface_hub import HfApi, set_client_factory
 from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError
 
-from watcher import __version__
+from watcher import __version__, telemetry
 from watcher.config import HubSettings, Watch
 from watcher.models import RepoSnapshot, SourceReport, Source, is_weight_file
 from watcher.sources import name_matches
@@ -43,7 +43,12 @@ class _Transport(httpx2.BaseTransport):
         def send() -> httpx2.Response:
             with self._lock:
                 self.requests += 1
-            response = self._inner.handle_request(request)
+            try:
+                response = self._inner.handle_request(request)
+            except httpx2.TransportError:
+                telemetry.api_response("huggingface", "error")
+                raise
+            telemetry.api_response("huggingface", response.status_code, response.headers)
             if response.status_code == 429 or response.status_code >= 500:
                 response.read()
             return response
