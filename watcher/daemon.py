@@ -67,17 +67,18 @@ class Daemon:
 
     def build_scheduler(self) -> BackgroundScheduler:
         schedule = self.config.schedule
-        scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"max_instances": 1, "coalesce": True})
+        scheduler = BackgroundScheduler(timezone="UTC")
+        once = {"max_instances": 1, "coalesce": True}
         first = dt.datetime.now(dt.timezone.utc) if schedule.run_at_start else None
         for job_id, watches in poll_groups(self.config).items():
             every = watches[0].poll_interval or schedule.poll_interval
             options = {"next_run_time": first} if first else {}
             scheduler.add_job(self.poll, _trigger(every, schedule.jitter_for(every)), args=(job_id, watches),
-                              id=job_id, name=job_id, misfire_grace_time=_grace(every), **options)
+                              id=job_id, name=job_id, misfire_grace_time=_grace(every), **once, **options)
         scheduler.add_job(self.deliver, _trigger(schedule.deliver_interval), id="deliver", name="deliver",
-                          misfire_grace_time=_grace(schedule.deliver_interval))
+                          misfire_grace_time=_grace(schedule.deliver_interval), **once)
         scheduler.add_job(self.cadence, _trigger(schedule.cadence_interval), id="cadence", name="cadence",
-                          misfire_grace_time=_grace(schedule.cadence_interval))
+                          misfire_grace_time=_grace(schedule.cadence_interval), **once)
         return scheduler
 
     def _guarded(self, job: str, work: Callable[[], object], blocking: bool = True) -> None:
@@ -97,7 +98,8 @@ class Daemon:
 
     def poll(self, job: str, watches: Sequence[Watch]) -> None:
         def work():
-            result = pipeline.run_cycle(self.config, self.engine, self.clock, watches=watches)
+            result = pipeline.run_cycle(self.config, self.engine, self.clock, notifiers=notifiers(self.config),
+                                        watches=watches)
             log.info("cycle %s done in %.1fs: %d watch(es), %d event(s), %d error(s), %d delivered, %d pending",
                      result.run_id, result.seconds, len(watches), len(result.events), len(result.errors),
                      result.delivered, result.pending, extra={"job": job, "run_id": result.run_id})
@@ -110,7 +112,7 @@ class Daemon:
 
     def deliver(self) -> None:
         def work():
-            result = pipeline.deliver(self.config, self.engine, notify.build(self.config), self.clock)
+            result = pipeline.deliver(self.config, self.engine, notifiers(self.config), self.clock)
             if result.delivered or result.delivery_errors:
                 log.info("delivered %d alert(s), %d pending", result.delivered, result.pending, extra={"job": "deliver"})
             return result
@@ -185,7 +187,7 @@ def cadence_check(config: Config, engine: Engine, clock: Clock = utcnow) -> pipe
     A watch whose sources are all failing still gets its `overdue` alert on the right day.
     """
     result = pipeline.CycleResult(0, 0.0)
-    notifiers = notify.build(config)
+    built = notifiers(config)
     now = clock()
     with transaction(engine) as session:
         events = []
@@ -196,12 +198,35 @@ def cadence_check(config: Config, engine: Engine, clock: Clock = utcnow) -> pipe
             if event is not None:
                 events.append(event)
         rows = queries.record_events(session, events, SimpleNamespace(id=None), now)
-        queries.enqueue(session, rows, [n.destination for n in notifiers], now)
+        queries.enqueue(session, rows, [n.destination for n in built], now)
         added = {(r.watch, r.dedup_key) for r in rows}
         result.events = [e for e in events if (e.watch, e.dedup_key) in added]
     for event in result.events:
         log.info("watch=%s event %s (cadence check)", event.watch, event.kind.value, extra={"job": "cadence"})
-    return pipeline.deliver(config, engine, notifiers, clock, result)
+    return pipeline.deliver(config, engine, built, clock, result)
+
+
+def notifiers(config: Config) -> list:
+    """notify.build, except that console alerts become log lines: stdout stays one event per line."""
+    built = notify.build(config)
+    for notifier in built:
+        if notifier.destination == "console" and hasattr(notifier, "stream"):
+            notifier.stream = AlertLog()
+    return built
+
+
+class AlertLog:
+    """A text stream for the console notifier that logs each alert as one INFO line."""
+
+    def write(self, text: str) -> int:
+        text = text.strip()
+        if text:
+            watch = text[1:text.index("]")] if text.startswith("[") and "]" in text else None
+            logging.getLogger("watcher.alert").info("alert: %s", text, extra={"watch": watch})
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 def _exit(code: int) -> None:
