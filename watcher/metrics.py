@@ -18,6 +18,7 @@ from watcher import telemetry
 from watcher.config import Config
 from watcher.models import WatchState
 from watcher.pipeline import Clock, CycleResult, utcnow
+from watcher.sources import SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ class Metrics:
                                 registry=r)
         self.events = Counter("watcher_events", "Events detected by this process", ["kind"], registry=r)
         self.cycle_seconds = Gauge("watcher_last_cycle_seconds", "Duration of the last poll cycle", registry=r)
+        for source in SOURCES:  # series exist at 0 from the start, so rate() and alerts work at once
+            self.polls.labels(source)
+            self.failures.labels(source)
         r.register(StoreCollector(config, engine, clock))
         self.server = None
 
