@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 
 from watcher import config as config_mod
 from watcher import health
@@ -68,3 +71,13 @@ def test_judge_start_up_grace():
     ok = SourceHealth(watch="w", source="huggingface", consecutive_failures=0, last_success_at=T0)
     assert health.judge(cfg, T0 + dt.timedelta(minutes=30), None, [ok]) == (0, "healthy: last successful poll 30m ago")
     assert health.judge(cfg, T0 + dt.timedelta(minutes=31), None, [ok])[0] == 1  # per-watch interval: 3 x 10m
+
+
+def test_check_is_light_and_reads_only_the_database(watcher, tmp_path):
+    assert watcher("poll", env={"WATCHER_NOW": at(0)}).exit_code == 0
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "watcher", "--config", str(watcher.path),
+                             "status", "--check"], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "WATCHER_NOW": at(5)})
+    assert result.returncode == 0 and result.stdout == "healthy: last successful poll 5m ago\n"
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
+    assert not imported & {"huggingface_hub", "github", "slack_sdk", "apscheduler", "prometheus_client", "requests"}

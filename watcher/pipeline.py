@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from watcher import cadence, notify
+from watcher import cadence, notify, source_health
 from watcher.config import Config, Watch
 from watcher.detect import detect
 from watcher.models import Event, EventKind, RepoSnapshot, SourceReport, WatchState
@@ -88,8 +88,6 @@ def overdue_event(watch: Watch, snapshots: dict[str, RepoSnapshot], today: dt.da
 def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: dict[str, Source] | None = None,
               notifiers: Sequence[notify.Notifier] | None = None, watches: Sequence[Watch] | None = None) -> CycleResult:
     """Poll every watch (or only `watches`), store what changed in one transaction, then deliver the outbox."""
-    from watcher import source_health
-
     started, tick = clock(), time.monotonic()
     watches = list(watches) if watches is not None else config.watches
     owned = sources is None
