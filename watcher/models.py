@@ -50,6 +50,8 @@ class EventKind(str, enum.Enum):
     GATING_CHANGED = "gating_changed"
     RELEASE_PUBLISHED = "release_published"
     OVERDUE = "overdue"
+    SOURCE_FAILING = "source_failing"
+    SOURCE_RECOVERED = "source_recovered"
 
 
 class WatchState(str, enum.Enum):

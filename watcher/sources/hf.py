@@ -17,7 +17,7 @@ from huggingface_hub import HfApi, ModelInfo, constants, set_client_factory  # n
 from huggingface_hub.utils import build_hf_headers, paginate  # noqa: E402
 from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: E402
 
-from watcher import __version__  # noqa: E402
+from watcher import __version__, telemetry  # noqa: E402
 from watcher.config import HubSettings, Watch
 from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport, is_weight_file
 from watcher.sources import name_matches
@@ -50,7 +50,12 @@ class _Transport(httpx2.BaseTransport):
         def send() -> httpx2.Response:
             with self._lock:
                 self.requests += 1
-            response = self._inner.handle_request(request)
+            try:
+                response = self._inner.handle_request(request)
+            except httpx2.TransportError:
+                telemetry.api_response("huggingface", "error")
+                raise
+            telemetry.api_response("huggingface", response.status_code, response.headers)
             # Read the body here, inside our retry: a truncated body raised later would fall into
             # huggingface_hub's own unbounded backoff. These are small JSON answers, never downloads.
             response.read()
