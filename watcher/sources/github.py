@@ -83,7 +83,8 @@ class GitHubSource:
         scans = list(self.pool.map(lambda org: self._scan_org(watch, org), spec.orgs))
         probes = list(self.pool.map(lambda name: self._probe(name, previous), spec.repos))
         jobs = [(scan, repo) for scan in scans for repo in scan.repos]
-        plans = [self._plan(scan, repo, previous) for scan, repo in jobs]
+        named = {name.lower() for name in spec.repos}  # their own probe fetches their releases
+        plans = [self._plan(scan, repo, previous, named) for scan, repo in jobs]
         done = list(self.pool.map(lambda plan: self._refresh(*plan), plans))
         for (scan, _), unit in zip(jobs, done):
             scan.snapshots.extend(unit.snapshots)
@@ -172,17 +173,18 @@ class GitHubSource:
                 break
         return repos
 
-    def _plan(self, scan: OrgScan, repo: dict[str, Any], previous: dict) -> tuple:
+    def _plan(self, scan: OrgScan, repo: dict[str, Any], previous: dict, named: set[str]) -> tuple:
         prev = previous.get(f"{self.name}:{repo['full_name']}")
-        changed = (prev is None or scan.dirty is None or repo["full_name"].lower() in scan.dirty
+        changed = repo["full_name"].lower() not in named and (prev is None or scan.dirty is None or repo["full_name"].lower() in scan.dirty
                    or not prev.visible or prev.last_modified != repo["pushed_at"])
         return repo, scan.scope, prev, changed
 
     def _refresh(self, repo: dict[str, Any], scope: str, prev: RepoSnapshot | None, changed: bool) -> Unit:
         """Releases and tags of an org repo, only when something says they may have changed."""
         unit = Unit()
-        if not changed and prev is not None:
-            unit.snapshots.append(self._snapshot(repo, scope, prev.releases, prev.tags))
+        if not changed:
+            if prev is not None:
+                unit.snapshots.append(self._snapshot(repo, scope, prev.releases, prev.tags))
             return unit
         with Tally() as tally:
             try:

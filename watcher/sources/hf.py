@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx2
 from huggingface_hub import HfApi, set_client_factory
+from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError
 
 from watcher import __version__
@@ -22,6 +23,11 @@ from watcher.sources.cache import HttpCache
 from watcher.sources.http import BoundedRetry, Deferred, Tally, Unavailable, count_request, current_priority, priority, redact
 
 log = logging.getLogger(__name__)
+
+# huggingface_hub 2.4 builds its User-Agent with "agent detection", which fetches a registry from
+# https://huggingface.co/api/agent-harnesses (whatever endpoint we configured) through our transport:
+# an extra request, a DNS wait on closed networks, and budget spent on nothing. A watcher sends none.
+hf_constants.HF_HUB_DISABLE_TELEMETRY = True
 
 LIST_FIELDS = ["sha", "createdAt", "lastModified", "private", "gated", "disabled", "siblings", "safetensors"]
 
