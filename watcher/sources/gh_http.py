@@ -43,7 +43,6 @@ class GitHubHttp:
         self.base = settings.api_url.rstrip("/")
         self.timeout = settings.timeout.total_seconds()
         self.budget, self.cache = budget, cache
-        self.stats = {"sent": 0, "not_modified": 0}
         retry = Retry(total=settings.retries, connect=settings.retries, read=settings.retries,
                       status_forcelist=(500, 502, 503, 504), allowed_methods={"GET"},
                       backoff_factor=0.5 if settings.max_retry_wait.total_seconds() else 0,
@@ -79,9 +78,7 @@ class GitHubHttp:
         data = _json(response)
         message = data.get("message", "") if isinstance(data, dict) else ""
         self.budget.observe_github(response.status_code, response.headers, str(message or ""))
-        self.stats["sent"] += 1
         if response.status_code == 304 and cached is not None:
-            self.stats["not_modified"] += 1
             return Fetched(cached.body, False, response.headers, None, key)
         if response.status_code >= 300:
             raise Requester.createException(response.status_code, dict(response.headers),
@@ -100,7 +97,7 @@ def _json(response: requests.Response) -> Any:
     try:
         return response.json()
     except (ValueError, json.JSONDecodeError):
-        return {"message": response.text.strip().splitlines()[0] if response.text.strip() else response.reason}
+        return {"message": response.reason or f"HTTP {response.status_code}"}  # an HTML error page
 
 
 def has_next(headers: Any) -> bool:

@@ -133,10 +133,13 @@ class GitHubSource:
         try:
             fetched = self.http.get(path, {"per_page": EVENTS_PAGE}, key=key, save=False, what=f"org {org} events")
         except UnknownObjectException:
-            if kind != "orgs":
-                raise
-            kind, path = "users", f"/users/{org}/events/public"
-            fetched = self.http.get(path, {"per_page": EVENTS_PAGE}, key=key, save=False, what=f"user {org} events")
+            kind = "users"  # not an organisation: a user account (or nothing; the listing will say)
+            try:
+                fetched = self.http.get(f"/users/{org}/events/public", {"per_page": EVENTS_PAGE}, key=key,
+                                        save=False, what=f"user {org} events")
+            except UnknownObjectException:
+                scan.dirty = None  # no feed to read: every repo's details are asked (conditionally)
+                return kind
         interval = _number(fetched.headers.get("X-Poll-Interval"), 60)
         last_id = state.get("last_id") if state.get("kind", kind) == kind else None
         if not fetched.fresh:
