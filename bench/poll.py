@@ -1,6 +1,6 @@
 """Polling benchmark: prints the five figures of issue 6 in one run, against the project's own fakes.
 
-    .venv/bin/python bench/poll.py            # about two minutes on 2 cores
+    .venv/bin/python bench/poll.py            # about four minutes on 2 cores
     .venv/bin/python bench/poll.py --quick    # smaller naive sample, 100 daemon cycles
 
 The fakes (tests/fakes) run in this process on 127.0.0.1 with a configurable per-request latency; the
