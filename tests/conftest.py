@@ -87,6 +87,7 @@ def _app():
 
 @pytest.fixture
 def watcher(hub, github, tmp_path):
+    github.add_org("QwenLM")  # exists on real GitHub, even before any Qwen 3.7 repo is public
     cfg = base_config(hub.url, github.url, tmp_path / "watcher.db")
     return Watcher(tmp_path / "config.yaml", cfg, CliRunner())
 

@@ -44,6 +44,17 @@ def load_config(ctx: typer.Context):
         fail(str(exc))
 
 
+def _safe_url(url: str) -> str:
+    from watcher.store.db import safe_url
+
+    return safe_url(url)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def open_store(config, create: bool = True):
     from watcher.store.db import StoreError, open_engine
 
@@ -80,7 +91,13 @@ def poll(ctx: typer.Context) -> None:
     engine = open_store(cfg)
     from watcher.pipeline import run_cycle
 
-    result = run_cycle(cfg, engine, clock=now)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        result = run_cycle(cfg, engine, clock=now)
+    except SQLAlchemyError as exc:
+        # Nothing was committed: the next cycle sees the same changes again, so no alert is lost.
+        fail(f"database {_safe_url(cfg.database)}: cycle not stored: {_first_line(exc)}", code=1)
     requests = sum(result.requests.values())
     typer.echo(
         f"cycle {result.run_id}: {len(cfg.watches)} watch(es) polled in {result.seconds:.1f}s, "
@@ -108,7 +125,7 @@ def status(
     try:
         doc = status_mod.build(cfg, engine, now())
     except Exception as exc:  # noqa: BLE001 - a broken database is a one-line error, not a traceback
-        fail(f"database {redact(cfg.database)}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        fail(f"database {_safe_url(cfg.database)}: {_first_line(exc)}")
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return

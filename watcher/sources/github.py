@@ -22,7 +22,7 @@ from github import GithubException, UnknownObjectException
 from github.GithubException import BadCredentialsException, RateLimitExceededException
 
 from watcher.config import GitHubSettings, Watch
-from watcher.models import RepoSnapshot, Source, SourceReport
+from watcher.models import MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport
 from watcher.redact import redact
 from watcher.sources import name_matches
 from watcher.sources.budget import HIGH, LOW, Budget
@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 RELEASES_KEPT = 20
 EVENT_KINDS = {"PublicEvent", "CreateEvent", "ReleaseEvent"}
 EVENTS_PAGE = 100
-MAX_PAGES = 50
-_API_ERRORS = (GithubException, requests.RequestException, ValueError, KeyError, TypeError)
+MAX_LISTED = 20_000  # more repos than any organisation has: a listing past this is a pagination loop
+_API_ERRORS = (GithubException, requests.RequestException, ValueError, KeyError, TypeError, AttributeError)
 
 
 @dataclass
@@ -161,7 +161,8 @@ class GitHubSource:
     def _listing(self, org: str, kind: str) -> list[dict[str, Any]]:
         """Every public repo of the owner, page by page, each page conditional."""
         repos: list[dict[str, Any]] = []
-        for page in range(1, MAX_PAGES + 1):
+        seen: set[str] = set()
+        for page in range(1, MAX_LISTED // 100 + 2):
             params = {"type": "public" if kind == "orgs" else "owner", "sort": "full_name",
                       "per_page": 100, "page": page}
             fetched = self.http.get(f"/{kind}/{org}/repos", params, save=False, what=f"{org} repo listing",
@@ -171,15 +172,21 @@ class GitHubSource:
                 body = {"repos": fetched.body, "next": has_next(fetched.headers)}
                 if fetched.entry:
                     self.cache.put(fetched.key, replace(fetched.entry, body=body))
-            repos.extend(body["repos"])
+            for repo in body["repos"]:
+                if repo["full_name"] in seen or len(seen) >= MAX_LISTED:
+                    raise ValueError(f"pagination does not end (repeats {repo['full_name']} after {len(seen)} repos)")
+                seen.add(repo["full_name"])
+                if len(repo["full_name"]) <= MAX_ID_LENGTH:  # no real repo has such a name; never store it
+                    repos.append(repo)
             if not body["next"]:
                 break
         return repos
 
     def _plan(self, scan: OrgScan, repo: dict[str, Any], previous: dict, named: set[str]) -> tuple:
         prev = previous.get(f"{self.name}:{repo['full_name']}")
-        changed = repo["full_name"].lower() not in named and (prev is None or scan.dirty is None or repo["full_name"].lower() in scan.dirty
-                   or not prev.visible or prev.last_modified != repo["pushed_at"])
+        name = repo["full_name"].lower()
+        changed = name not in named and (prev is None or scan.dirty is None or name in scan.dirty
+                                         or not prev.visible or prev.last_modified != repo["pushed_at"])
         return repo, scan.scope, prev, changed
 
     def _refresh(self, repo: dict[str, Any], scope: str, prev: RepoSnapshot | None, changed: bool) -> Unit:
@@ -286,4 +293,6 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, requests.exceptions.RetryError):
         return redact(f"gave up after retries: {str(exc).splitlines()[0]}")
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, (TypeError, AttributeError, KeyError)):
+        return redact(f"malformed response ({type(exc).__name__}: {text[:200]})")
     return redact(f"{type(exc).__name__}: {text}")
