@@ -198,3 +198,19 @@ def test_concurrent_polling_equals_sequential(cycle, hub, github, tmp_path):
         db = sqlite3.connect(f"{tmp_path}/w{workers}.db")
         snaps[workers] = sorted(db.execute("select source, repo_id, visible, has_weights, snapshot from repos"))
     assert snaps[1] == snaps[8] and len(snaps[1]) > 12
+
+
+def test_github_secondary_limit_stops_sending_until_retry_after(cycle, github):
+    for i in range(4):
+        github.add_repo(f"QwenLM/Qwen3.7-{i}")
+    cycle()
+    github.secondary_limit_next(1, retry_after=900)
+    github.reset_requests()
+    first = cycle()
+    assert any("secondary rate limit" in e for e in first.errors)
+    hit = len(github.requests)
+    github.reset_requests()
+    second = cycle()
+    assert github.requests == [] and second.deferred and "Retry-After 900s" in second.deferred[0]
+    assert hit <= 1 + 8  # the limited answer, plus at most what was already in flight on the pool
+    assert not [e for e in first.events + second.events if e.kind.value == "repo_hidden"]
