@@ -174,7 +174,8 @@ def figure_4(config_path: Path, small_path: Path) -> None:
     small = [PY, "-m", "watcher", "--config", str(small_path), "status"]
     base = _wall([PY, "-c", "pass"])
     print(f"   python -c pass: {base:.3f} s")
-    print(f"   watcher status, shipped Qwen watch: {_wall(small):.3f} s (table), {_wall(small + ['--json']):.3f} s (--json)")
+    print(f"   watcher status, shipped Qwen watch: {_wall(small):.3f} s (table), "
+          f"{_wall(small + ['--json']):.3f} s (--json)")
     print(f"   watcher status, 1,000 repos:        {_wall(env_cmd):.3f} s (table), "
           f"{_wall(env_cmd + ['--json']):.3f} s (--json)")
     out = subprocess.run([PY, "-X", "importtime", *env_cmd[1:]], capture_output=True, text=True, check=True)
@@ -203,7 +204,7 @@ for i in range(1, int(sys.argv[2]) + 1):
 
 
 def figure_5(hub, github, tmp: Path, cycles: int) -> None:
-    print(f"5. Daemon RSS (the daemon's cycle job, back to back, shipped Qwen watch, no latency)")
+    print("5. Daemon RSS (the daemon's cycle job, back to back, shipped Qwen watch, no latency)")
     path = tmp / "daemon.yaml"
     path.write_text(yaml.safe_dump(base_config(hub.url, github.url, tmp / "daemon.db")))
     t = time.perf_counter()
@@ -212,7 +213,8 @@ def figure_5(hub, github, tmp: Path, cycles: int) -> None:
     took = time.perf_counter() - t
     points = [tuple(map(float, line.split()[1:])) for line in out.stderr.splitlines() if line.startswith("RSS ")]
     (_, first), (_, last) = points[0], points[-1]
-    print(f"   after 10 cycles: {first:.1f} MB; after {cycles}: {last:.1f} MB; growth {100 * (last - first) / first:+.1f}%"
+    growth = 100 * (last - first) / first
+    print(f"   after 10 cycles: {first:.1f} MB; after {cycles}: {last:.1f} MB; growth {growth:+.1f}%"
           f"   ({took / cycles * 1000:.0f} ms per cycle)")
 
 

@@ -24,8 +24,8 @@ from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, 
 from watcher.sources import name_matches
 from watcher.sources.budget import LOW, Budget
 from watcher.sources.cache import HttpCache
-from watcher.sources.http import (BoundedRetry, Deferred, Tally, Unavailable, count_request, current_priority,  # noqa: E501
-                                  priority, redact)
+from watcher.sources.http import (BoundedRetry, Deferred, Tally, Unavailable, count_request,
+                                  current_priority, priority, redact)
 
 log = logging.getLogger(__name__)
 
