@@ -108,6 +108,8 @@ def poll(ctx: typer.Context) -> None:
         typer.echo(f"  event {event.watch} {event.kind.value} {event.repo_id or ''}".rstrip())
     for error in result.errors + result.delivery_errors:
         typer.echo(f"  error: {redact(error)}")
+    for line in result.deferred:
+        typer.echo(f"  deferred: {redact(line)}")
 
 
 @app.command()

@@ -196,10 +196,12 @@ class ApiSettings(Strict):
 
 class HubSettings(ApiSettings):
     endpoint: str = "https://huggingface.co"
+    concurrency: int = Field(default=8, ge=1, le=32)  # requests in flight to this host at once
 
 
 class GitHubSettings(ApiSettings):
     api_url: str = "https://api.github.com"
+    concurrency: int = Field(default=8, ge=1, le=32)  # requests in flight to this host at once
 
 
 class SlackSettings(ApiSettings):

@@ -122,6 +122,7 @@ class SourceReport:
     complete_scopes: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
     requests: int = 0
+    deferred: list[str] = field(default_factory=list)  # work the rate-limit budget postponed to a later cycle
 
 
 @dataclass(frozen=True)

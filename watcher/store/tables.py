@@ -129,3 +129,24 @@ class DaemonRun(Base):
     stopped_at: Mapped[dt.datetime | None]
     host: Mapped[str] = mapped_column(String(200), default="")
     pid: Mapped[int] = mapped_column(default=0)
+
+
+class HttpCacheRow(Base):
+    """Validators (ETag / Last-Modified) of one endpoint and the parsed answer they stand for."""
+
+    __tablename__ = "http_cache"
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime]
+
+
+class ApiBudgetRow(Base):
+    """What an API last said about our rate limit, and the work the last cycle deferred."""
+
+    __tablename__ = "api_budget"
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[dt.datetime]
