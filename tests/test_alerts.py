@@ -174,3 +174,26 @@ def test_released_only_for_the_first_weights():
     assert first[0].data["lag_days"] == 53 and first[0].repo_id == "Qwen/Qwen3.7-9B"
     again = past + [alerts.Past("weights_published", "weights_published:y", now)]
     assert alerts.cadence_events(watch, watch.expected(), now, True, again, [weights]) == []
+
+
+def test_daemon_cadence_check_sends_reminders_without_polling(watcher, hub, github):
+    """The daemon's hourly cadence check (no API calls) follows the same rules: weekly, timed from the table."""
+    from watcher import daemon
+    from watcher.store.db import open_engine
+
+    poll(watcher, "2026-07-01T12:00:00Z")
+    cfg = config.load(str(watcher.path))
+    engine = open_engine(cfg.database)
+    seen = len(hub.requests) + len(github.requests)
+
+    def check(when: dt.datetime) -> list[str]:
+        return [e.kind.value for e in daemon.cadence_check(cfg, engine, lambda: when).events]
+
+    day = dt.datetime(2026, 7, 10, 1, tzinfo=UTC)
+    assert check(day) == ["window_opened"] and check(day + dt.timedelta(hours=1)) == []
+    late = dt.datetime(2026, 7, 19, 0, 30, tzinfo=UTC)
+    assert check(late) == ["overdue"]
+    hourly = [check(late + dt.timedelta(hours=h)) for h in range(1, 24 * 7)]
+    assert hourly == [[]] * (24 * 7 - 1)
+    assert check(late + dt.timedelta(days=7)) == ["overdue_reminder"]
+    assert len(hub.requests) + len(github.requests) == seen

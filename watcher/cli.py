@@ -108,15 +108,24 @@ def poll(ctx: typer.Context) -> None:
         typer.echo(f"  event {event.watch} {event.kind.value} {event.repo_id or ''}".rstrip())
     for error in result.errors + result.delivery_errors:
         typer.echo(f"  error: {redact(error)}")
+    for line in result.deferred:
+        typer.echo(f"  deferred: {redact(line)}")
 
 
 @app.command()
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status document as JSON.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Health check: exit 0 healthy, 1 stale or never polled, 2 config/database error.")] = False,
 ) -> None:
     """Show each watch's state, window, repos, last poll and pending alerts (reads the database only)."""
     cfg = load_config(ctx)
+    if check:
+        from watcher import health
+
+        code, line = health.check(cfg, now())
+        typer.echo(redact(line))
+        raise typer.Exit(code)
     engine = open_store(cfg)
     from watcher import status as status_mod
 
@@ -161,17 +170,35 @@ def events(
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
-    """Run the daemon: a cycle every schedule.poll_interval until SIGTERM/SIGINT."""
+def run(
+    ctx: typer.Context,
+    log_format: Annotated[str, typer.Option("--log-format", envvar="WATCHER_LOG_FORMAT",
+                                            help="Log lines on stdout: text or json (one object per line).")] = "text",
+) -> None:
+    """Run the daemon: poll, deliver and cadence jobs until SIGTERM/SIGINT (graceful), a second signal exits at once."""
     cfg = load_config(ctx)
-    setup_logging("INFO", sys.stdout)
+    if log_format not in ("text", "json"):
+        fail(f"--log-format: {log_format!r} is not one of text, json")
+    from watcher import logs
+
+    logs.setup(log_format, "INFO", sys.stdout)
     engine = open_store(cfg)
     from watcher import daemon, notify
 
     warning = notify.slack_warning(cfg)
     if warning:
         logging.getLogger("watcher").warning(warning)
-    raise typer.Exit(daemon.run(cfg, engine, clock=now))
+    listeners = []
+    if cfg.metrics is not None:
+        from watcher.metrics import Metrics
+
+        metrics = Metrics(cfg, engine, now)
+        try:
+            metrics.serve()
+        except OSError as exc:
+            fail(f"metrics.port: cannot listen on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}")
+        listeners.append(metrics.on_job)
+    raise typer.Exit(daemon.run(cfg, engine, clock=now, listeners=listeners))
 
 
 @app.command("cadence")

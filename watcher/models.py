@@ -53,6 +53,8 @@ class EventKind(str, enum.Enum):
     WINDOW_OPENED = "window_opened"
     OVERDUE_REMINDER = "overdue_reminder"
     RELEASED = "released"
+    SOURCE_FAILING = "source_failing"
+    SOURCE_RECOVERED = "source_recovered"
 
 
 class WatchState(str, enum.Enum):
@@ -123,6 +125,7 @@ class SourceReport:
     complete_scopes: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
     requests: int = 0
+    deferred: list[str] = field(default_factory=list)  # work the rate-limit budget postponed to a later cycle
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from watcher import cadence, notify
 from watcher.config import Config
-from watcher.store import queries
+from watcher.store import cache_queries, queries
 from watcher.store.db import transaction
 
 
@@ -21,6 +21,7 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
     """The `status --json` document; the Rich table renders the same data."""
     with transaction(engine) as session:
         run = queries.latest_run(session)
+        budgets = cache_queries.load_budgets(session)
         counts = queries.delivery_counts(session)
         stuck = queries.undelivered(session)
         watches = [_watch(session, w, now.date(), counts) for w in config.watches]
@@ -34,6 +35,7 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
         "destinations": notify.destinations(config),
         "warnings": [warning] if warning else [],
         "last_poll": _run(run),
+        "rate_limits": budgets,
         "undelivered": [
             {"id": d.id, "watch": d.watch, "destination": d.destination, "status": d.status,
              "attempts": d.attempts, "last_error": d.last_error, "created_at": _iso(d.created_at)}

@@ -38,6 +38,8 @@ def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
             console.print(f"  [red]error[/red] {error}", markup=True, highlight=False)
     else:
         console.print("No poll has run yet: run `watcher poll` or `watcher run`.")
+    for source, budget in sorted((doc.get("rate_limits") or {}).items()):
+        console.print(_budget_line(source, budget), highlight=False)
     for warning in doc.get("warnings") or []:
         console.print(f"[yellow]warning[/yellow] {warning}")
     console.print(f"Alerts: {doc['pending_alerts']} pending, {doc.get('failed_alerts', 0)} failed; "
@@ -59,6 +61,18 @@ def _window_line(watch: dict[str, Any]) -> str:
     others = [f"{basis} {w['start']} to {w['end']}" for basis, w in (watch.get("history_windows") or {}).items()
               if "start" in w and (w["start"], w["end"]) != (window["start"], window["end"])]
     return text + (f"; history says: {'; '.join(others)}" if others else "")
+
+
+def _budget_line(source: str, b: dict[str, Any]) -> str:
+    left = f"{b['remaining']} of {b['limit']} left" if b.get("remaining") is not None else "no limit seen yet"
+    line = f"Rate limit {source}: {left}"
+    if b.get("reset_at"):
+        line += f", resets {_when(b['reset_at'])}"
+    if b.get("blocked_until"):
+        line += f"; paused until {_when(b['blocked_until'])} ({b.get('blocked_reason') or 'rate limited'})"
+    if b.get("deferred"):
+        line += f"; last cycle deferred {b['deferred']} request(s)"
+    return line
 
 
 def _watch_table(watch: dict[str, Any]) -> Table:

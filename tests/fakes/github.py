@@ -35,6 +35,7 @@ class FakeGitHub(FakeServer):
         self.valid_tokens: set[str] = set()  # empty: any token is accepted
         self.anon_limit, self.token_limit = 60, 5000
         self.primary_limit_status = 403  # GitHub answers 403 (sometimes 429) when exhausted
+        self.events_poll_interval = 60  # X-Poll-Interval of the event feeds (seconds)
         self._rate: dict[str, list[int]] = {}  # identity -> [used, reset epoch]
 
     # -- state -----------------------------------------------------------------------------
@@ -220,7 +221,7 @@ class FakeGitHub(FakeServer):
                     events = [event_json(self.url, e, org) for e in reversed(self.events)
                               if e.public and e.repo.owner == org["login"]][:300]
                     resp = self._paged(req, events, f"/organizations/{org['id']}/events")
-                    resp.headers["X-Poll-Interval"] = "60"
+                    resp.headers["X-Poll-Interval"] = str(self.events_poll_interval)
                     return resp
         return _msg(404, "Not Found")
 

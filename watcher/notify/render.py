@@ -46,6 +46,8 @@ def _headline(title: str, events: list[dict]) -> str:
         ("overdue", "overdue"),
         ("overdue_reminder", "still overdue"),
         ("window_opened", "release window open"),
+        ("source_failing", "a source keeps failing"),
+        ("source_recovered", "source recovered"),
         ("repo_appeared", "new repos"),
         ("release_published", "new releases"),
         ("repo_hidden", "repos hidden"),
@@ -89,6 +91,10 @@ def _lines(event: dict, source: str | None, repo_id: str | None) -> list[tuple[s
         return [("Window opened", None, None, data.get("summary", ""))]
     if kind == "released":
         return [("Released", None, None, data.get("summary", ""))]
+    if kind == "source_failing":
+        return [("Source failing", None, None, data.get("summary", ""))]
+    if kind == "source_recovered":
+        return [("Source recovered", None, None, data.get("summary", ""))]
     return [(kind.replace("_", " "), repo_id, url, "")]
 
 

@@ -31,19 +31,20 @@ def name_matches(name: str, include: Sequence[str], exclude: Sequence[str]) -> b
     return not any(fnmatch.fnmatchcase(lowered, p.lower()) for p in exclude)
 
 
-def _build_hf(config: Config) -> Source:
+def _build_hf(config: Config, state=None) -> Source:
+    """`state` (polling.SourceState): the HTTP cache and rate-limit budget loaded from the database."""
     from watcher.sources.hf import HubSource
 
-    return HubSource(config.huggingface)
+    return HubSource(config.huggingface, cache=getattr(state, "cache", None), budget=getattr(state, "budget", None))
 
 
-def _build_github(config: Config) -> Source:
+def _build_github(config: Config, state=None) -> Source:
     from watcher.sources.github import GitHubSource
 
-    return GitHubSource(config.github)
+    return GitHubSource(config.github, cache=getattr(state, "cache", None), budget=getattr(state, "budget", None))
 
 
-SOURCES: dict[str, Callable[[Config], Source]] = {
+SOURCES: dict[str, Callable[..., Source]] = {
     "huggingface": _build_hf,
     "github": _build_github,
 }

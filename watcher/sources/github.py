@@ -1,156 +1,275 @@
-"""GitHub source: named repos probed (public vs hidden) and organisations listed, via PyGithub."""
+"""GitHub source: organisations watched through their event feed and listing, named repos probed directly.
+
+Cost model (why it looks like this): every request is conditional, and an authorized 304 is free, so a
+quiet cycle costs no quota. Per organisation a cycle makes two cheap looks, the event feed (honouring
+X-Poll-Interval) and the repo listing; releases and tags are fetched only for repos the events name
+(ReleaseEvent, CreateEvent, PublicEvent) or whose listing entry moved. The listing, not the feed, decides
+what exists, so a repo made private or deleted (no event for that) is still noticed. Named repos keep
+their per-repo probes. Units (an org, a named repo, a refresh) run on a bounded pool; results are
+assembled in config order, so concurrency never changes what a cycle concludes.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import requests
-from github import Auth, Github, GithubException, GithubRetry, UnknownObjectException
+from github import GithubException, UnknownObjectException
 from github.GithubException import BadCredentialsException, RateLimitExceededException
 
 from watcher.config import GitHubSettings, Watch
 from watcher.models import MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport
 from watcher.redact import redact
 from watcher.sources import name_matches
+from watcher.sources.budget import HIGH, LOW, Budget
+from watcher.sources.cache import CacheEntry, HttpCache
+from watcher.sources.gh_http import GitHubHttp, has_next
+from watcher.sources.http import Deferred, Tally
 
 log = logging.getLogger(__name__)
 RELEASES_KEPT = 20
-_API_ERRORS = (GithubException, requests.RequestException, AssertionError, ValueError, KeyError, TypeError,
-               AttributeError)
+EVENT_KINDS = {"PublicEvent", "CreateEvent", "ReleaseEvent"}
+EVENTS_PAGE = 100
 MAX_LISTED = 20_000  # more repos than any organisation has: a listing past this is a pagination loop
+_API_ERRORS = (GithubException, requests.RequestException, ValueError, KeyError, TypeError, AttributeError)
 
 
-class _CappedRetry(GithubRetry):
-    """PyGithub's own retry, but a Retry-After is never slept past `max_rate_limit_wait`.
+@dataclass
+class Unit:
+    """What one unit of work (an org scan, a probe, a refresh) produced; merged in config order."""
 
-    urllib3 would otherwise sleep whatever the server asks (GitHub may say hours) inside one cycle.
-    """
+    snapshots: list[RepoSnapshot] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+    complete: set[str] = field(default_factory=set)
+    requests: int = 0
 
-    def sleep(self, response=None) -> None:  # urllib3 calls this between tries
-        asked = self.get_retry_after(response) if response is not None else None
-        cap = self.max_rate_limit_wait if self.max_rate_limit_wait is not None else asked
-        time.sleep(min(asked, cap) if asked is not None else self.get_backoff_time())
+
+@dataclass
+class OrgScan(Unit):
+    scope: str = ""
+    repos: list[dict[str, Any]] = field(default_factory=list)
+    dirty: set[str] | None = field(default_factory=set)  # None: refresh every repo (no usable cursor)
+    cursor: tuple[str, CacheEntry] | None = None  # saved only when every refresh it asked for was done
 
 
 class GitHubSource:
-    """Watches GitHub through PyGithub pointed at the configured API URL (GitHub Enterprise works too)."""
+    """Watches GitHub at the configured API URL (GitHub Enterprise works too)."""
 
     name = Source.GITHUB.value
 
-    def __init__(self, settings: GitHubSettings) -> None:
-        wait = settings.max_retry_wait.total_seconds()
-        retry = _CappedRetry(
-            total=settings.retries,
-            backoff_factor=0.5,
-            backoff_max=wait,
-            secondary_rate_wait=wait,
-            max_rate_limit_wait=wait,
-        )
-        token = os.environ.get("GITHUB_TOKEN")
-        self.client = Github(
-            base_url=settings.api_url.rstrip("/"),
-            auth=Auth.Token(token) if token else None,
-            timeout=max(1, int(settings.timeout.total_seconds())),
-            retry=retry,
-            per_page=100,
-            seconds_between_requests=None,
-            seconds_between_writes=None,
-        )
-        self.requests = 0
+    def __init__(self, settings: GitHubSettings, cache: HttpCache | None = None, budget: Budget | None = None,
+                 clock=time.time) -> None:
+        self.cache = cache if cache is not None else HttpCache()
+        self.budget = budget if budget is not None else Budget(self.name)
+        self.clock = clock
+        self.http = GitHubHttp(settings, self.budget, self.cache, settings.concurrency)
+        self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="github")
         self.web_url = web_url(settings.api_url)
 
     def close(self) -> None:
-        self.client.close()
+        self.pool.shutdown(wait=True)
+        self.http.close()
 
     def poll(self, watch: Watch, previous: dict[str, RepoSnapshot]) -> SourceReport:
         report = SourceReport(self.name)
         spec = watch.github
         if spec is None:
             return report
-        self.requests = 0
+        scans = list(self.pool.map(lambda org: self._scan_org(watch, org), spec.orgs))
+        probes = list(self.pool.map(lambda name: self._probe(name, previous), spec.repos))
+        jobs = [(scan, repo) for scan in scans for repo in scan.repos]
+        named = {name.lower() for name in spec.repos}  # their own probe fetches their releases
+        plans = [self._plan(scan, repo, previous, named) for scan, repo in jobs]
+        done = list(self.pool.map(lambda plan: self._refresh(*plan), plans))
+        for (scan, _), unit in zip(jobs, done):
+            scan.snapshots.extend(unit.snapshots)
+            scan.errors.extend(unit.errors)
+            scan.deferred.extend(unit.deferred)
+            scan.requests += unit.requests
         found: dict[str, RepoSnapshot] = {}
-        for org in spec.orgs:
-            scope = f"gh:org:{org.lower()}"
-            try:
-                for repo in self._org_repos(org):
-                    if len(repo.full_name) <= MAX_ID_LENGTH and name_matches(repo.name, spec.include, spec.exclude):
-                        found[repo.full_name.lower()] = self._visible(repo, scope, previous, report)
-                report.complete_scopes.add(scope)
-            except _API_ERRORS as exc:
-                report.errors.append(f"github org {org}: {describe_error(exc)}")
-        for full_name in spec.repos:
-            scope = f"gh:repo:{full_name.lower()}"
-            try:
-                found[full_name.lower()] = self._probe(full_name, scope, previous, report)
-                report.complete_scopes.add(scope)
-            except _API_ERRORS as exc:
-                report.errors.append(f"github {full_name}: {describe_error(exc)}")
+        for unit in [*scans, *probes]:
+            for snap in unit.snapshots:
+                found[snap.repo_id.lower()] = snap
+            report.errors.extend(unit.errors)
+            report.deferred.extend(unit.deferred)
+            report.complete_scopes |= unit.complete
+            report.requests += unit.requests
+            if isinstance(unit, OrgScan) and unit.cursor and not unit.deferred and not unit.errors:
+                self.cache.put(*unit.cursor)
         report.repos.extend(found.values())
-        report.requests = self.requests
         return report
 
-    def _org_repos(self, login: str):
-        """Public repos of an organisation, or of a user account when the login is not an org."""
-        self.requests += 1
+    # -- organisations ----------------------------------------------------------------------
+    def _scan_org(self, watch: Watch, org: str) -> OrgScan:
+        spec = watch.github
+        scan = OrgScan(scope=f"gh:org:{org.lower()}")
+        with Tally() as tally:
+            try:
+                kind = self._events(watch.name, org, scan)
+                listing = self._listing(org, kind)
+                scan.repos = [r for r in listing if name_matches(r["name"], spec.include, spec.exclude)]
+                scan.complete.add(scan.scope)
+            except Deferred as exc:
+                scan.deferred.append(str(exc))
+            except _API_ERRORS as exc:
+                scan.errors.append(f"github org {org}: {describe_error(exc)}")
+        scan.requests = tally.requests
+        return scan
+
+    def _events(self, watch: str, org: str, scan: OrgScan) -> str:
+        """The cheap first look: which repos had events since our cursor. Returns 'orgs' or 'users'."""
+        key = f"events:{watch}:{org.lower()}"
+        cursor = self.cache.get(key)
+        state = dict(cursor.body) if cursor and isinstance(cursor.body, dict) else {}
+        kind, now = state.get("kind", "orgs"), self.clock()
+        if state and now < state.get("next_at", 0) <= now + 3600:
+            return kind  # X-Poll-Interval: asked too early; the next cycle reads what we skip now
+        path = f"/orgs/{org}/events" if kind == "orgs" else f"/users/{org}/events/public"
         try:
-            owner = self.client.get_organization(login)
-            listing = owner.get_repos(type="public", sort="created", direction="desc")
+            fetched = self.http.get(path, {"per_page": EVENTS_PAGE}, key=key, save=False, what=f"org {org} events")
         except UnknownObjectException:
-            self.requests += 1
-            listing = self.client.get_user(login).get_repos(type="owner")
-        repos, seen = [], set()
-        for repo in listing:
-            if repo.full_name in seen or len(seen) >= MAX_LISTED:
-                raise ValueError(f"pagination does not end (repeats {repo.full_name} after {len(seen)} repos)")
-            seen.add(repo.full_name)
-            repos.append(repo)
-        self.requests += max(1, -(-len(repos) // 100))
+            kind = "users"  # not an organisation: a user account (or nothing; the listing will say)
+            try:
+                fetched = self.http.get(f"/users/{org}/events/public", {"per_page": EVENTS_PAGE}, key=key,
+                                        save=False, what=f"user {org} events")
+            except UnknownObjectException:
+                scan.dirty = None  # no feed to read: every repo's details are asked (conditionally)
+                return kind
+        interval = _number(fetched.headers.get("X-Poll-Interval"), 60)
+        last_id = state.get("last_id") if state.get("kind", kind) == kind else None
+        if not fetched.fresh:
+            scan.dirty = set() if last_id is not None else None
+            scan.cursor = (key, replace(cursor, body={**state, "next_at": now + interval}))
+            return kind
+        events = fetched.body if isinstance(fetched.body, list) else []
+        ids = [int(e["id"]) for e in events]
+        if last_id is None or (len(events) >= EVENTS_PAGE and min(ids) > last_id):
+            scan.dirty = None  # first look, or more happened than one page shows: check every repo
+        else:
+            scan.dirty = {e["repo"]["name"].lower() for e in events
+                          if int(e["id"]) > last_id and e.get("type") in EVENT_KINDS}
+        new_state = {"kind": kind, "last_id": max(ids + [last_id or 0]), "next_at": now + interval}
+        scan.cursor = (key, CacheEntry(fetched.entry.etag if fetched.entry else None,
+                                       fetched.entry.last_modified if fetched.entry else None, new_state))
+        return kind
+
+    def _listing(self, org: str, kind: str) -> list[dict[str, Any]]:
+        """Every public repo of the owner, page by page, each page conditional."""
+        repos: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for page in range(1, MAX_LISTED // 100 + 2):
+            params = {"type": "public" if kind == "orgs" else "owner", "sort": "full_name",
+                      "per_page": 100, "page": page}
+            fetched = self.http.get(f"/{kind}/{org}/repos", params, save=False, what=f"{org} repo listing",
+                                    parse=lambda data: [_summary(r) for r in data or []])
+            body = fetched.body
+            if fetched.fresh:
+                body = {"repos": fetched.body, "next": has_next(fetched.headers)}
+                if fetched.entry:
+                    self.cache.put(fetched.key, replace(fetched.entry, body=body))
+            for repo in body["repos"]:
+                if repo["full_name"] in seen or len(seen) >= MAX_LISTED:
+                    raise ValueError(f"pagination does not end (repeats {repo['full_name']} after {len(seen)} repos)")
+                seen.add(repo["full_name"])
+                if len(repo["full_name"]) <= MAX_ID_LENGTH:  # no real repo has such a name; never store it
+                    repos.append(repo)
+            if not body["next"]:
+                break
         return repos
 
-    def _probe(self, full_name: str, scope: str, previous: dict, report: SourceReport) -> RepoSnapshot:
+    def _plan(self, scan: OrgScan, repo: dict[str, Any], previous: dict, named: set[str]) -> tuple:
+        prev = previous.get(f"{self.name}:{repo['full_name']}")
+        name = repo["full_name"].lower()
+        changed = name not in named and (prev is None or scan.dirty is None or name in scan.dirty
+                                         or not prev.visible or prev.last_modified != repo["pushed_at"])
+        return repo, scan.scope, prev, changed
+
+    def _refresh(self, repo: dict[str, Any], scope: str, prev: RepoSnapshot | None, changed: bool) -> Unit:
+        """Releases and tags of an org repo, only when something says they may have changed."""
+        unit = Unit()
+        if not changed:
+            if prev is not None:
+                unit.snapshots.append(self._snapshot(repo, scope, prev.releases, prev.tags))
+            return unit
+        with Tally() as tally:
+            try:
+                releases, tags = self._releases(repo["full_name"], LOW)
+                unit.snapshots.append(self._snapshot(repo, scope, releases, tags))
+            except Deferred as exc:
+                unit.deferred.append(str(exc))
+                if prev is not None:  # unchanged as far as we know; the un-advanced cursor brings it back
+                    unit.snapshots.append(replace(prev, scope=scope))
+            except _API_ERRORS as exc:
+                unit.errors.append(f"github {repo['full_name']} releases: {describe_error(exc)}")
+                if prev is not None:
+                    unit.snapshots.append(replace(prev, scope=scope))
+        unit.requests = tally.requests
+        return unit
+
+    # -- named repos ------------------------------------------------------------------------
+    def _probe(self, full_name: str, previous: dict) -> Unit:
         """404 is the only answer GitHub gives for a private repo we cannot see: hidden, not an error."""
-        self.requests += 1
-        try:
-            repo = self.client.get_repo(full_name)
-        except UnknownObjectException as exc:
-            return RepoSnapshot(self.name, full_name, scope, visible=False, url=self.url(full_name),
-                                status=exc.status)
-        return self._visible(repo, scope, previous, report)
+        unit, scope = Unit(), f"gh:repo:{full_name.lower()}"
+        with Tally() as tally:
+            try:
+                try:
+                    repo = self.http.get(f"/repos/{full_name}", parse=_summary, what=f"repo {full_name}").body
+                except UnknownObjectException as exc:
+                    unit.snapshots.append(RepoSnapshot(self.name, full_name, scope, visible=False,
+                                                       url=self.url(full_name), status=exc.status))
+                else:
+                    prev = previous.get(f"{self.name}:{repo['full_name']}")
+                    try:
+                        releases, tags = self._releases(repo["full_name"], HIGH)
+                    except _API_ERRORS as exc:
+                        unit.errors.append(f"github {repo['full_name']} releases: {describe_error(exc)}")
+                        releases, tags = (prev.releases, prev.tags) if prev else ((), ())
+                    unit.snapshots.append(self._snapshot(repo, scope, releases, tags))
+                unit.complete.add(scope)
+            except Deferred as exc:
+                unit.deferred.append(str(exc))
+            except _API_ERRORS as exc:
+                unit.errors.append(f"github {full_name}: {describe_error(exc)}")
+        unit.requests = tally.requests
+        return unit
 
-    def _visible(self, repo, scope: str, previous: dict, report: SourceReport) -> RepoSnapshot:
-        key = f"{self.name}:{repo.full_name}"
-        prev = previous.get(key)
-        releases, tags = self._releases(repo, prev, report)
-        private = bool(repo.private)
+    def _releases(self, full_name: str, priority: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        releases = self.http.get(f"/repos/{full_name}/releases", {"per_page": RELEASES_KEPT}, priority=priority,
+                                 what=f"{full_name} releases", parse=lambda d: [r["tag_name"] for r in d or []])
+        tags = self.http.get(f"/repos/{full_name}/tags", {"per_page": 100}, priority=priority,
+                             what=f"{full_name} tags", parse=lambda d: [t["name"] for t in d or []])
+        return tuple(releases.body[:RELEASES_KEPT]), tuple(tags.body[:RELEASES_KEPT * 5])
+
+    def _snapshot(self, repo: dict[str, Any], scope: str, releases, tags) -> RepoSnapshot:
         return RepoSnapshot(
-            source=self.name,
-            repo_id=repo.full_name,
-            scope=scope,
-            visible=not private,
-            url=repo.html_url or self.url(repo.full_name),
-            status=None,
-            created_at=_iso(repo.created_at),
-            last_modified=_iso(repo.pushed_at),
-            releases=releases,
-            tags=tags,
-            description=repo.description,
+            source=self.name, repo_id=repo["full_name"], scope=scope, visible=not repo["private"],
+            url=repo["html_url"] or self.url(repo["full_name"]), status=None, created_at=repo["created_at"],
+            last_modified=repo["pushed_at"], releases=tuple(releases), tags=tuple(tags),
+            description=repo["description"],
         )
-
-    def _releases(self, repo, prev: RepoSnapshot | None, report: SourceReport) -> tuple[tuple, tuple]:
-        """Newest releases and tags; on failure keep the last known ones so nothing looks new later."""
-        try:
-            self.requests += 2
-            releases = tuple(r.tag_name for r in repo.get_releases().get_page(0)[:RELEASES_KEPT])
-            tags = tuple(t.name for t in repo.get_tags().get_page(0)[:RELEASES_KEPT * 5])
-            return releases, tags
-        except _API_ERRORS as exc:
-            report.errors.append(f"github {repo.full_name} releases: {describe_error(exc)}")
-            return (prev.releases, prev.tags) if prev else ((), ())
 
     def url(self, full_name: str) -> str:
         return f"{self.web_url}/{full_name}"
+
+
+def _summary(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields a snapshot needs; what the cache keeps of a repo JSON."""
+    return {"full_name": data["full_name"], "name": data.get("name") or data["full_name"].split("/")[-1],
+            "private": bool(data.get("private")), "html_url": data.get("html_url"),
+            "created_at": data.get("created_at"), "pushed_at": data.get("pushed_at"),
+            "description": data.get("description")}
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def web_url(api_url: str) -> str:
@@ -159,12 +278,6 @@ def web_url(api_url: str) -> str:
     if base in ("https://api.github.com", "http://api.github.com"):
         return "https://github.com"
     return base.removesuffix("/api/v3").removesuffix("/api")
-
-
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else str(value)
 
 
 def describe_error(exc: BaseException) -> str:

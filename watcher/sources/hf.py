@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 # huggingface_hub's user-agent telemetry fetches {huggingface.co}/api/agent-harnesses, ignoring the
 # configured endpoint: a watcher pointed at a mirror (or offline) must not call anywhere else.
@@ -17,11 +18,14 @@ from huggingface_hub import HfApi, ModelInfo, constants, set_client_factory  # n
 from huggingface_hub.utils import build_hf_headers, paginate  # noqa: E402
 from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: E402
 
-from watcher import __version__  # noqa: E402
+from watcher import __version__, telemetry  # noqa: E402
 from watcher.config import HubSettings, Watch
 from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport, is_weight_file
 from watcher.sources import name_matches
-from watcher.sources.http import BoundedRetry, Unavailable, redact
+from watcher.sources.budget import LOW, Budget
+from watcher.sources.cache import HttpCache
+from watcher.sources.http import (BoundedRetry, Deferred, Tally, Unavailable, count_request,
+                                  current_priority, priority, redact)
 
 log = logging.getLogger(__name__)
 
@@ -31,32 +35,44 @@ LIST_FIELDS = ["sha", "createdAt", "lastModified", "private", "gated", "disabled
 
 
 class _Transport(httpx2.BaseTransport):
-    """Every Hub request goes through here: a timeout on each call, our own bounded retry, a count.
+    """Every Hub request goes through here: the budget, a timeout on each call, our own bounded retry, a count.
 
     huggingface_hub's own backoff sleeps up to 23 s on a dead server and Retry-After + 1 on a 429, with
-    no cap; raising `Unavailable` (not an httpx error) stops it from retrying on top of us.
+    no cap; raising `Unavailable` (not an httpx error) stops it from retrying on top of us. One pooled
+    connection set serves every thread of the cycle.
     """
 
-    def __init__(self, timeout: float, retry: BoundedRetry) -> None:
-        self._inner = httpx2.HTTPTransport()
+    def __init__(self, timeout: float, retry: BoundedRetry, budget: Budget, pool_size: int) -> None:
+        limits = httpx2.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
+        self._inner = httpx2.HTTPTransport(limits=limits)
         self._timeout = timeout
         self._retry = retry
+        self._budget = budget
         self._lock = threading.Lock()
         self.requests = 0
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.extensions["timeout"] = {k: self._timeout for k in ("connect", "read", "write", "pool")}
+        url = redact(str(request.url))
+        if not self._budget.allow(current_priority(), request.url.path):
+            raise Deferred(f"huggingface {request.url.path}: deferred ({self._budget.why()})")
 
         def send() -> httpx2.Response:
             with self._lock:
                 self.requests += 1
-            response = self._inner.handle_request(request)
+            count_request()
+            try:
+                response = self._inner.handle_request(request)
+            except httpx2.TransportError:
+                telemetry.api_response("huggingface", "error")
+                raise
+            telemetry.api_response("huggingface", response.status_code, response.headers)
+            self._budget.observe_hub(response.status_code, response.headers)
             # Read the body here, inside our retry: a truncated body raised later would fall into
             # huggingface_hub's own unbounded backoff. These are small JSON answers, never downloads.
             response.read()
             return response
 
-        url = redact(str(request.url))
         return self._retry.call(send, url, status_of=lambda r: r.status_code, headers_of=lambda r: r.headers,
                                 network_errors=(httpx2.TransportError,))
 
@@ -69,10 +85,14 @@ class HubSource:
 
     name = Source.HUGGINGFACE.value
 
-    def __init__(self, settings: HubSettings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, settings: HubSettings, sleep: Callable[[float], None] = time.sleep,
+                 cache: HttpCache | None = None, budget: Budget | None = None) -> None:
         self.endpoint = settings.endpoint.rstrip("/")
+        self.budget = budget if budget is not None else Budget(self.name)
+        self.cache = cache if cache is not None else HttpCache()  # the Hub's listings are not conditional yet
         retry = BoundedRetry(settings.retries, settings.max_retry_wait.total_seconds(), sleep)
-        self._transport = _Transport(settings.timeout.total_seconds(), retry)
+        self._transport = _Transport(settings.timeout.total_seconds(), retry, self.budget, settings.concurrency)
+        self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="hub")
         # The client factory is process-wide in huggingface_hub; one source object lives per cycle.
         set_client_factory(lambda: httpx2.Client(transport=self._transport, follow_redirects=True))
         constants.HF_HUB_DISABLE_TELEMETRY = True  # also when the library was imported before us
@@ -81,34 +101,55 @@ class HubSource:
         self._headers = build_hf_headers(token=token, library_name="watcher", library_version=__version__)
 
     def close(self) -> None:
+        self.pool.shutdown(wait=True)
         set_client_factory(httpx2.Client)
 
     def poll(self, watch: Watch, previous: dict[str, RepoSnapshot]) -> SourceReport:
+        """Authors and named repos concurrently, then the size lookups; merged in config order."""
         report = SourceReport(self.name)
         spec = watch.huggingface
         if spec is None:
             return report
-        start = self._transport.requests
+        units = [("author", a) for a in spec.authors] + [("repo", r) for r in spec.repos]
+        results = list(self.pool.map(lambda unit: self._unit(*unit, spec), units))
         found: dict[str, RepoSnapshot] = {}
-        for author in spec.authors:
-            scope = f"hf:author:{author.lower()}"
-            try:
-                for snap in self._list_author(author, spec.include, spec.exclude, scope):
-                    found[snap.repo_id] = snap
-                report.complete_scopes.add(scope)
-            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
-                report.errors.append(f"huggingface author {author}: {describe_error(exc)}")
-        for repo_id in spec.repos:
-            scope = f"hf:repo:{repo_id.lower()}"
-            try:
-                found[repo_id] = self._probe(repo_id, scope)
-                report.complete_scopes.add(scope)
-            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
-                report.errors.append(f"huggingface {repo_id}: {describe_error(exc)}")
-        for repo_id, snap in found.items():
-            report.repos.append(self._with_sizes(snap, previous.get(snap.key), report))
-        report.requests = self._transport.requests - start
+        for snaps, scope, errors, deferred, requests in results:
+            for snap in snaps:
+                found[snap.repo_id] = snap
+            report.complete_scopes |= {scope} if scope else set()
+            report.errors.extend(errors)
+            report.deferred.extend(deferred)
+            report.requests += requests
+        sized = list(self.pool.map(lambda snap: self._sized(snap, previous.get(snap.key)), found.values()))
+        for snap, errors, deferred, requests in sized:
+            report.repos.append(snap)
+            report.errors.extend(errors)
+            report.deferred.extend(deferred)
+            report.requests += requests
         return report
+
+    def _unit(self, kind: str, name: str, spec) -> tuple:
+        """One author listing or one named-repo probe, on a worker thread."""
+        snaps, errors, deferred, scope = [], [], [], f"hf:{kind}:{name.lower()}"
+        with Tally() as tally:
+            try:
+                if kind == "author":
+                    snaps = list(self._list_author(name, spec.include, spec.exclude, scope))
+                else:
+                    snaps = [self._probe(name, scope)]
+            except Deferred as exc:
+                deferred.append(str(exc))
+                scope = ""
+            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
+                errors.append(f"huggingface {'author ' if kind == 'author' else ''}{name}: {describe_error(exc)}")
+                scope = ""
+        return snaps, scope, errors, deferred, tally.requests
+
+    def _sized(self, snap: RepoSnapshot, prev: RepoSnapshot | None) -> tuple:
+        report = SourceReport(self.name)
+        with Tally() as tally, priority(LOW):
+            snap = self._with_sizes(snap, prev, report)
+        return snap, report.errors, report.deferred, tally.requests
 
     def _list_author(self, author: str, include: list[str], exclude: list[str], scope: str) -> Iterable[RepoSnapshot]:
         """One listing per author, narrowed by the patterns' shared literal prefix when there is one."""
@@ -180,6 +221,9 @@ class HubSource:
             entries = self.api.list_repo_tree(snap.repo_id, recursive=True, revision=snap.sha)
             total = sum(e.size or 0 for e in entries if getattr(e, "size", None) and is_weight_file(e.path))
             return _replace(snap, weight_bytes=total)
+        except Deferred as exc:
+            report.deferred.append(str(exc))
+            return snap
         except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
             report.errors.append(f"huggingface {snap.repo_id} file sizes: {describe_error(exc)}")
             return snap

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from watcher.redact import redact
@@ -91,3 +93,48 @@ class BoundedRetry:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise Unavailable(f"{url}: {type(exc).__name__}: {redact(reason)}") from None
 
+
+
+class Deferred(Exception):
+    """A request not made because the rate-limit budget is kept for more important work; retried next cycle."""
+
+
+_local = threading.local()
+
+
+class Tally:
+    """Requests made by the unit of work running on this thread (units run concurrently, counts stay exact)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def __enter__(self) -> Tally:
+        self._outer = getattr(_local, "tally", None)
+        _local.tally = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _local.tally = self._outer
+        if self._outer is not None:
+            self._outer.requests += self.requests
+
+
+def count_request() -> None:
+    tally = getattr(_local, "tally", None)
+    if tally is not None:
+        tally.requests += 1
+
+
+@contextmanager
+def priority(level: str) -> Iterator[None]:
+    """Requests made inside this block on this thread spend the budget at `level` (see budget.py)."""
+    outer = getattr(_local, "priority", "high")
+    _local.priority = level
+    try:
+        yield
+    finally:
+        _local.priority = outer
+
+
+def current_priority() -> str:
+    return getattr(_local, "priority", "high")

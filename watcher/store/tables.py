@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -103,3 +103,50 @@ class Delivery(Base):
     created_at: Mapped[dt.datetime]
     delivered_at: Mapped[dt.datetime | None]
     external_ref: Mapped[str | None] = mapped_column(String(200))
+
+
+class SourceHealth(Base):
+    """Consecutive failures of one source for one watch, so one blip is a log line and a streak an alert."""
+
+    __tablename__ = "source_health"
+    watch: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    failing_since: Mapped[dt.datetime | None]
+    last_failure_at: Mapped[dt.datetime | None]
+    last_success_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    streaks: Mapped[int] = mapped_column(default=0)  # alerted streaks so far: part of the events' dedup keys
+
+
+class DaemonRun(Base):
+    """One `watcher run` process: when it started, so the health check can allow a start-up grace."""
+
+    __tablename__ = "daemon_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[dt.datetime]
+    stopped_at: Mapped[dt.datetime | None]
+    host: Mapped[str] = mapped_column(String(200), default="")
+    pid: Mapped[int] = mapped_column(default=0)
+
+
+class HttpCacheRow(Base):
+    """Validators (ETag / Last-Modified) of one endpoint and the parsed answer they stand for."""
+
+    __tablename__ = "http_cache"
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime]
+
+
+class ApiBudgetRow(Base):
+    """What an API last said about our rate limit, and the work the last cycle deferred."""
+
+    __tablename__ = "api_budget"
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[dt.datetime]

@@ -1,0 +1,82 @@
+"""Fetching at scale: every (watch, source) pair concurrently, with the sources' HTTP state kept in the DB.
+
+Why a module of its own: the pipeline stays "fetch -> detect -> store -> deliver"; this is the fetch
+step's machinery. The HTTP validators and rate-limit budgets are loaded before the cycle and handed to
+the sources as plain objects (sources stay database-free), then saved in the cycle's one transaction.
+Sources run their own bounded per-host pools; this outer pool only lets watches overlap, and results
+are collected in config order, so a concurrent cycle concludes exactly what a sequential one would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from watcher.config import Watch
+from watcher.models import RepoSnapshot, SourceReport
+from watcher.sources.budget import Budget
+from watcher.sources.cache import CacheEntry, HttpCache
+from watcher.store import cache_queries
+
+WATCH_WORKERS = 4
+
+
+@dataclass
+class SourceState:
+    """What a source remembers between cycles: validators per endpoint, and its rate-limit budget."""
+
+    cache: HttpCache
+    budget: Budget
+
+
+def load_states(session: Session, names: Sequence[str]) -> dict[str, SourceState]:
+    budgets = cache_queries.load_budgets(session)
+    states = {}
+    for name in names:
+        entries = {key: CacheEntry(*values) for key, values in cache_queries.load_cache(session, name).items()}
+        states[name] = SourceState(HttpCache(entries), Budget.from_dict(name, budgets.get(name)))
+    return states
+
+
+def save_states(session: Session, states: dict[str, SourceState], now: dt.datetime) -> None:
+    for name, state in states.items():
+        changed = {key: (e.etag, e.last_modified, e.body) for key, e in state.cache.changed().items()}
+        cache_queries.save_cache(session, name, changed, now)
+        cache_queries.save_budget(session, name, state.budget.to_dict(), now)
+
+
+Fetch = Callable[[Watch, dict, dict[str, RepoSnapshot]], list[SourceReport]]
+
+
+def fetch_all(watches: Sequence[Watch], sources: dict, previous: dict[str, dict[str, RepoSnapshot]],
+              fetch: Fetch, workers: int = WATCH_WORKERS) -> dict[str, list[SourceReport]]:
+    """fetch(watch, {name: source}, previous) for every pair, overlapping; reports in config order."""
+    pairs = [(w, name) for w in watches for name in sources]
+    if workers <= 1 or len(pairs) <= 1:
+        done = [fetch(w, {name: sources[name]}, previous[w.name]) for w, name in pairs]
+    else:
+        with ThreadPoolExecutor(min(workers, len(pairs)), thread_name_prefix="watch") as pool:
+            done = list(pool.map(lambda pair: fetch(pair[0], {pair[1]: sources[pair[1]]}, previous[pair[0].name]),
+                                 pairs))
+    out: dict[str, list[SourceReport]] = {w.name: [] for w in watches}
+    for (watch, _), reports in zip(pairs, done):
+        out[watch.name].extend(reports)
+    return out
+
+
+def deferred_lines(reports: dict[str, list[SourceReport]], states: dict[str, SourceState]) -> list[str]:
+    """One line per source that postponed work: how much, and why."""
+    counts: dict[str, int] = {}
+    for batch in reports.values():
+        for report in batch:
+            counts[report.source] = counts.get(report.source, 0) + len(report.deferred)
+    lines = []
+    for source, n in counts.items():
+        if n:
+            why = states[source].budget.why() if source in states else "rate-limit budget"
+            lines.append(f"{source}: {n} unit(s) of work deferred to a later cycle ({why})")
+    return lines

@@ -1,0 +1,145 @@
+"""Conditional GETs against the GitHub REST API through PyGithub's Requester: ETags, the rate budget.
+
+PyGithub's Requester keeps the pending request in attributes of its connection, so two threads must
+not share one client: each worker thread gets its own `Github` (with its own pooled session), made
+once per cycle. PyGithub does the HTTP (base URL, auth, timeout, its capped GithubRetry) and names the
+errors (`Requester.createException`), so messages stay "401 Bad credentials", "404 Not Found".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from github import Auth, Github, GithubException, GithubRetry
+from github.Requester import Requester
+from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import MaxRetryError
+
+from watcher import __version__
+from watcher.config import GitHubSettings
+from watcher.sources.budget import HIGH, Budget
+from watcher.sources.cache import CacheEntry, HttpCache
+from watcher.sources.http import Deferred, count_request
+
+
+class CappedRetry(GithubRetry):
+    """PyGithub's own retry, but a Retry-After longer than `max_rate_limit_wait` is not retried at all.
+
+    urllib3 would otherwise sleep whatever the server asks (GitHub may say hours) inside one cycle, or,
+    capped, retry too early against GitHub's rules. The answer goes back to the caller instead
+    (raise_on_status=False), so the budget sees the limit and the cycle reports it.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("raise_on_status", False)
+        super().__init__(**kwargs)
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        asked = self.get_retry_after(response) if response is not None else None
+        if asked is not None and self.max_rate_limit_wait is not None and asked > self.max_rate_limit_wait:
+            raise MaxRetryError(_pool, url, error)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def make_client(settings: GitHubSettings) -> Github:
+    """A PyGithub client pointed at the configured API (GitHub Enterprise works too), retries bounded."""
+    wait = settings.max_retry_wait.total_seconds()
+    retry = CappedRetry(total=settings.retries, backoff_factor=0.5 if wait else 0, backoff_max=wait,
+                        secondary_rate_wait=wait, max_rate_limit_wait=wait)
+    token = os.environ.get("GITHUB_TOKEN")
+    return Github(base_url=settings.api_url.rstrip("/"), auth=Auth.Token(token) if token else None,
+                  timeout=max(1, round(settings.timeout.total_seconds())), retry=retry, per_page=100,
+                  user_agent=f"watcher/{__version__}", seconds_between_requests=None, seconds_between_writes=None)
+
+
+@dataclass
+class Fetched:
+    """A parsed answer: `fresh` is False when it came from the cache after a 304."""
+
+    body: Any
+    fresh: bool
+    headers: Any
+    entry: CacheEntry | None  # what to store for this URL (None: nothing cacheable)
+    key: str = ""
+
+
+class GitHubHttp:
+    def __init__(self, settings: GitHubSettings, budget: Budget, cache: HttpCache, pool_size: int) -> None:
+        self.base = settings.api_url.rstrip("/")
+        self.settings = settings
+        self.budget, self.cache = budget, cache
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._clients: list[Github] = []
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
+
+    def _requester(self) -> Requester:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = make_client(self.settings)
+            with self._lock:
+                self._clients.append(client)
+        return client.requester
+
+    def get(self, path: str, params: dict[str, Any] | None = None, *, parse: Callable[[Any], Any] = lambda d: d,
+            key: str | None = None, priority: str = HIGH, what: str = "", save: bool = True) -> Fetched:
+        """GET with the stored validators; a 304 returns the stored parsed body.
+
+        `key` defaults to the URL; `save=False` leaves storing the new entry to the caller (a cursor is
+        only advanced once the work it stands for is done). Raises Deferred or a GithubException.
+        """
+        url = f"{self.base}{path}" + (f"?{urlencode(params)}" if params else "")
+        key = key or url
+        if not self.budget.allow(priority, what or path):
+            raise Deferred(f"github {what or path}: deferred ({self.budget.why()})")
+        cached = self.cache.get(key)
+        count_request()
+        try:
+            status, raw_headers, output = self._requester().requestJson(
+                "GET", path, parameters=params, headers=cached.headers() if cached else {})
+        except GithubException as exc:  # PyGithub's retry gave up on a rate limit: the budget must still learn
+            headers = CaseInsensitiveDict(exc.headers or {})
+            message = exc.data.get("message", "") if isinstance(exc.data, dict) else str(exc.data or "")
+            self.budget.observe_github(exc.status or 0, headers, str(message))
+            raise
+        # (metrics count every HTTP answer through metrics.install_github_hook)
+        headers = CaseInsensitiveDict(raw_headers)
+        data = _json(status, output)
+        message = data.get("message", "") if isinstance(data, dict) else ""
+        self.budget.observe_github(status, headers, str(message or ""))
+        if status == 304 and cached is not None:
+            return Fetched(cached.body, False, headers, None, key)
+        if status >= 300:
+            raise Requester.createException(status, dict(headers),
+                                            data if isinstance(data, dict) else {"message": f"HTTP {status}"})
+        body = parse(data)
+        etag, modified = headers.get("ETag"), headers.get("Last-Modified")
+        entry = CacheEntry(etag, modified, body) if etag or modified else None
+        if entry is not None and save:
+            self.cache.put(key, entry)
+        return Fetched(body, True, headers, entry, key)
+
+
+def _json(status: int, output: str) -> Any:
+    if not output:
+        return None
+    try:
+        return json.loads(output)
+    except ValueError:
+        return {"message": f"HTTP {status}: not JSON"}  # an HTML error page or a truncated body
+
+
+def has_next(headers: Any) -> bool:
+    return 'rel="next"' in (headers.get("Link") or "")
