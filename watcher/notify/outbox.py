@@ -154,7 +154,26 @@ class Ledger:
         with transaction(engine) as session:
             rows = session.scalars(select(SentMessage).where(SentMessage.delivery_id == delivery_id))
             self._sent = {r.part: r.ts or "" for r in rows}
+            row = session.get(Delivery, delivery_id)
+            self.retrying = bool(row and row.attempts)  # an earlier attempt may have reached Slack
+            self._since = row.created_at if row else None
+            query = (select(SentMessage.channel).where(SentMessage.destination == destination,
+                                                       SentMessage.channel.is_not(None))
+                     .order_by(SentMessage.id.desc()).limit(1))
+            self._channel = session.scalars(query).first()
         self._parents: list[SentMessage] | None = None
+
+    def key(self, part: str) -> str:
+        """Globally unique name of one part, carried in the message's metadata."""
+        return f"{self.delivery_id}:{part}"
+
+    def channel_id(self) -> str | None:
+        """The channel ID Slack reported for this destination before (history needs an ID, not a name)."""
+        return self._channel
+
+    def since(self) -> float:
+        """Epoch seconds before which no part of this delivery can have been posted."""
+        return self._since.timestamp() - 60 if self._since else 0.0
 
     def sent(self, key: str) -> str | None:
         """The ts ("" for a webhook) of a part already sent by an earlier attempt, else None."""

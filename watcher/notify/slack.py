@@ -101,22 +101,52 @@ class SlackNotifier:
 
         return execute(self, message, ledger)
 
-    def post(self, part: bk.Part, thread_ts: str | None = None, broadcast: bool = False) -> tuple[str | None, str | None]:
-        """One message; returns (channel id, ts) from Slack, (None, None) from a webhook."""
+    def post(self, part: bk.Part, thread_ts: str | None = None, broadcast: bool = False,
+             key: str | None = None) -> tuple[str | None, str | None]:
+        """One message; returns (channel id, ts) from Slack, (None, None) from a webhook.
+
+        `key` travels as message metadata, so a retry after a timeout can find out whether Slack
+        had in fact posted it (`find`).
+        """
         blocks, text = bk.blocks(part), bk.fallback_text(part)
         try:
-            return self._post(blocks, text, thread_ts, broadcast)
+            return self._post(blocks, text, thread_ts, broadcast, key)
         except DeliveryError as exc:
             if not exc.payload:
                 raise
             log.warning("%s: Slack refused the blocks (%s); sending the plain text instead", self.destination, exc.reason)
-            return self._post(None, text, thread_ts, broadcast)
+            return self._post(None, text, thread_ts, broadcast, key)
 
-    def _post(self, blocks, text: str, thread_ts: str | None, broadcast: bool) -> tuple[str | None, str | None]:
+    def find(self, key: str, channel: str, since: float, thread_ts: str | None = None) -> str | None:
+        """The ts of a message we posted with this key after `since` (epoch seconds), else None.
+
+        Needs the channels:history scope; without it we cannot tell, and the caller posts again.
+        """
+        args = {"channel": channel, "oldest": f"{since:.6f}", "include_all_metadata": True, "limit": 200}
+        try:
+            if thread_ts:
+                response = self._call(lambda: self.client.conversations_replies(ts=thread_ts, **args))
+            else:
+                response = self._call(lambda: self.client.conversations_history(**args))
+        except DeliveryError as exc:
+            if exc.permanent and not exc.payload:
+                log.info("%s: cannot check for a duplicate (%s); posting again", self.destination, exc.reason)
+                return None
+            raise
+        for message in response.get("messages") or []:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("key") == key:
+                return str(message.get("ts"))
+        return None
+
+    def _post(self, blocks, text: str, thread_ts: str | None, broadcast: bool,
+              key: str | None = None) -> tuple[str | None, str | None]:
         extra: dict[str, Any] = {"unfurl_links": False, "unfurl_media": False}
         if blocks is not None:
             extra["blocks"] = blocks
         if self.client is not None:
+            if key:
+                extra["metadata"] = {"event_type": "watcher_alert", "event_payload": {"key": key}}
             if thread_ts:
                 extra.update(thread_ts=thread_ts, reply_broadcast=broadcast)
             response = self._call(lambda: self.client.chat_postMessage(channel=self.channel, text=text, **extra))

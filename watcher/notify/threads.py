@@ -118,7 +118,11 @@ def execute(notifier, message: Message, ledger) -> str | None:
         if done is not None:
             first = first or done
             continue
-        channel, ts = notifier.post(post.part, post.thread_ts, post.broadcast)
+        found = _already_posted(notifier, ledger, post)
+        if found is not None:
+            channel, ts = found
+        else:
+            channel, ts = notifier.post(post.part, post.thread_ts, post.broadcast, key=ledger.key(post.key))
         ledger.record(post.key, channel, ts, post.thread_ts, None if post.thread_ts else post.part)
         first = first or ts
     for edit in edits:
@@ -129,3 +133,12 @@ def execute(notifier, message: Message, ledger) -> str | None:
             ledger.save_content(edit.parent.id, bk.to_content(part))
         ledger.record(edit.key, edit.parent.channel, edit.parent.ts, edit.parent.ts, None)
     return first
+
+
+def _already_posted(notifier, ledger, post: Post) -> tuple[str, str] | None:
+    """After an attempt that may have reached Slack (a timeout, a 5xx), look before posting again."""
+    channel = ledger.channel_id()
+    if not (notifier.threads and ledger.retrying and channel):
+        return None
+    ts = notifier.find(ledger.key(post.key), channel, ledger.since(), post.thread_ts)
+    return (channel, ts) if ts else None
