@@ -109,6 +109,8 @@ def test_api_text_cannot_ping_or_break_links(slack_watcher, hub, slack):
     section = slack.messages[-1]["blocks"][1]["text"]["text"]
     assert "<!channel>" not in section and "<@U123>" not in section
     assert "&lt;!channel&gt;&amp;&lt;@U123&gt;" in section
+    fallback = slack.messages[-1]["text"]  # Slack parses `text` for mentions too
+    assert "<!channel>" not in fallback and "&lt;!channel&gt;" in fallback
 
 
 def test_render_escapes_and_groups_by_repo():
