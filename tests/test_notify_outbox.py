@@ -169,3 +169,19 @@ def test_timeout_that_reached_slack_is_not_posted_twice(cycles, hub, slack):
     assert cycles().delivered == 1
     assert [m["text"].count("Qwen/Qwen3.7-1B") for m in slack.messages[1:]] == [1]  # posted once, found, not reposted
     assert slack.requests_to("conversations.history")
+
+
+@pytest.mark.parametrize("code, words", [
+    ("not_in_channel", "the bot is not a member of the channel: /invite it there"),
+    ("account_inactive", "the token belongs to a deactivated user or app"),
+    ("invalid_auth", "the token is not valid (check SLACK_BOT_TOKEN)"),
+    ("token_revoked", "the token was revoked"),
+])
+def test_permanent_error_codes_fail_without_blocking_later_cycles(cycles, hub, slack, code, words):
+    cycles()
+    hub.add_model("Qwen/Qwen3.7-1B", {"README.md": 1})
+    slack.error_next(1, code, path_contains="chat.postMessage")
+    result = cycles()
+    assert result.failed == 1 and result.delivery_errors == [f"slack:#open-weights: slack: {code}: {words}"]
+    hub.add_model("Qwen/Qwen3.7-2B", {"README.md": 1})  # fixed meanwhile: the next alert goes out
+    assert cycles().delivered == 1 and "Qwen/Qwen3.7-2B" in slack.messages[-1]["text"]

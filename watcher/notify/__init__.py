@@ -25,6 +25,10 @@ class DeliveryError(Exception):
 
 
 class Notifier(Protocol):
+    """The one required method is `send`. Optional hooks the outbox uses when present: `accepts(kind)`
+    (route filter), `start_cycle()`/`expired()` (per-cycle time budget), `deliver(message, ledger)`
+    (threads and partial retries), `post(part)` and `max_age` (backlog summary), `test(watches)`."""
+
     destination: str
 
     def send(self, message: Message) -> str | None:
