@@ -142,7 +142,7 @@ def test_payload_refused_falls_back_to_plain_text(cycles, hub, slack):
 def test_split_message_half_sent_is_finished_not_repeated(cycles, hub, slack):
     cycles()
     hub.page_size = 1000
-    for i in range(150):
+    for i in range(100):  # ~14,000 characters of lines: two messages
         hub.add_model(f"Qwen/Qwen3.7-{i}B-Instruct-With-A-Rather-Long-Name-For-Testing", {"model.safetensors": GB})
     answers = iter([slack.handle, lambda req: Response(503, "<html>503</html>", content_type="text/html")])
     slack.inject(2, lambda req: next(answers)(req), "chat.postMessage")  # part 1 goes through, part 2 fails
