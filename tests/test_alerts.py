@@ -52,30 +52,31 @@ def test_reminders_weekly_across_restarts_then_released(watcher, hub):
     assert "Overdue: expected 2026-07-10 to 2026-07-18 (51 to 59 days after Qwen3.7-Max (2026-05-20)); 1 day(s) late" in out
     for day in range(20, 27):
         out = poll(watcher, f"2026-07-{day}T11:59:00Z")  # daily polls under 7 days after the overdue alert
-        assert "Still overdue" not in out
+        assert "Reminder:" not in out
     out = poll_in_new_process(watcher, "2026-07-26T12:00:00Z")  # restart, exactly 7 days later
-    assert "Still overdue (reminder 1): still no open weights, 8 day(s) late" in out
-    assert "next in 7 days if nothing lands" in out
-    assert "Still overdue" not in poll(watcher, "2026-07-26T18:00:00Z")
-    assert "Still overdue" not in poll_in_new_process(watcher, "2026-08-02T11:59:00Z")  # restart: not early
-    assert "reminder 2): still no open weights, 15 day(s) late" in poll(watcher, "2026-08-02T12:00:00Z")
+    assert "Reminder: still no open weights, 8 day(s) late" in out
+    assert "reminder 1, next in 7 days if nothing lands" in out
+    assert "Reminder:" not in poll(watcher, "2026-07-26T18:00:00Z")
+    assert "Reminder:" not in poll_in_new_process(watcher, "2026-08-02T11:59:00Z")  # restart: not early
+    assert "Reminder: still no open weights, 15 day(s) late" in poll(watcher, "2026-08-02T12:00:00Z")
     out = poll(watcher, "2026-08-20T09:00:00Z")  # the daemon was down for weeks: one reminder, not three
-    assert out.count("Still overdue") == 1 and "reminder 3): still no open weights, 33 day(s) late" in out
-    assert "Still overdue" not in poll(watcher, "2026-08-27T08:59:00Z")
+    assert out.count("Reminder:") == 1 and "Reminder: still no open weights, 33 day(s) late" in out
+    assert "Reminder:" not in poll(watcher, "2026-08-27T08:59:00Z")
     hub.add_model("Qwen/Qwen3.7-27B", {"model.safetensors": 54 * GB})
     out = poll(watcher, "2026-08-27T10:00:00Z")  # a reminder would be due at 09:00
     assert "Weights published: Qwen/Qwen3.7-27B" in out
-    assert "Released: Qwen/Qwen3.7-27B landed 99 days after Qwen3.7-Max, 40 days after the window" in out
-    assert "Still overdue" not in out  # released stops reminders, even though one was due
+    assert "Released: Qwen/Qwen3.7-27B landed 99 days after Qwen3.7-Max, 40 days after the window; " \
+           "expected 2026-07-10 to 2026-07-18, explicit lag_days" in out
+    assert "Reminder:" not in out  # released stops reminders, even though one was due
     for when in ("2026-09-03T12:00:00Z", "2026-10-01T12:00:00Z"):
-        assert "Still overdue" not in poll_in_new_process(watcher, when)
+        assert "Reminder:" not in poll_in_new_process(watcher, when)
     seen = [(kind, when, data.get("days_overdue")) for kind, when, data in cadence_events(watcher)]
     assert seen == [
         ("window_opened", "2026-07-10T06:00", None),
         ("overdue", "2026-07-19T12:00", 1),
-        ("overdue_reminder", "2026-07-26T12:00", 8),
-        ("overdue_reminder", "2026-08-02T12:00", 15),
-        ("overdue_reminder", "2026-08-20T09:00", 33),
+        ("reminder", "2026-07-26T12:00", 8),
+        ("reminder", "2026-08-02T12:00", 15),
+        ("reminder", "2026-08-20T09:00", 33),
         ("released", "2026-08-27T10:00", None),
     ]
     assert watcher.watch_status({"WATCHER_NOW": "2026-10-01T12:00:00Z"})["state"] == "released"
@@ -86,7 +87,7 @@ def test_window_opened_can_be_turned_off_and_reminders_disabled(watcher):
     poll(watcher, "2026-07-01T12:00:00Z")
     assert "Window opened" not in poll(watcher, "2026-07-12T12:00:00Z")
     assert "Overdue" in poll(watcher, "2026-07-19T12:00:00Z")
-    assert "Still overdue" not in poll(watcher, "2026-09-19T12:00:00Z")
+    assert "Reminder:" not in poll(watcher, "2026-09-19T12:00:00Z")
     assert [k for k, _, _ in cadence_events(watcher)] == ["overdue"]
 
 
@@ -110,7 +111,7 @@ def test_cadence_only_watch_uses_the_history_window_everywhere(watcher, hub):
     hub.add_model("Qwen/Qwen3.7-9B", {"model.safetensors": GB})
     out = poll(watcher, "2026-07-01T12:00:00Z")
     assert ("Released: Qwen/Qwen3.7-9B landed 42 days after Qwen3.7-Max (76 days after Qwen3.6 open weights), "
-            "inside the window (day 18 of 235)") in out
+            "inside the window (day 18 of 235); expected 2026-06-14 to 2027-02-03") in out
     table = watcher("status", env={"WATCHER_NOW": "2026-07-01T12:00:00Z"}).stdout
     assert "basis previous_open_weights, from cadence qwen" in table
 
@@ -139,7 +140,7 @@ def _past(*offsets_hours: float) -> list[alerts.Past]:
     out = [alerts.Past("watch_started", "watch_started", dt.datetime(2026, 7, 1, tzinfo=UTC)),
            alerts.Past("overdue", "overdue:2026-07-18", T0)]
     for n, hours in enumerate(offsets_hours, 1):
-        out.append(alerts.Past("overdue_reminder", f"overdue_reminder:2026-07-18:{n}", T0 + dt.timedelta(hours=hours)))
+        out.append(alerts.Past("reminder", f"reminder:2026-07-18:{n}", T0 + dt.timedelta(hours=hours)))
     return out
 
 
@@ -147,11 +148,11 @@ def _past(*offsets_hours: float) -> list[alerts.Past]:
     ("past", "hours_after_t0", "every", "expected"),
     [
         (_past(), 167.9, "7d", []),
-        (_past(), 168, "7d", ["overdue_reminder:2026-07-18:1"]),
+        (_past(), 168, "7d", ["reminder:2026-07-18:1"]),
         (_past(170), 336, "7d", []),  # counted from the last reminder, not the schedule
-        (_past(170), 338, "7d", ["overdue_reminder:2026-07-18:2"]),
+        (_past(170), 338, "7d", ["reminder:2026-07-18:2"]),
         (_past(), 1000, "0", []),  # 0 = never remind
-        (_past(), 24, "1d", ["overdue_reminder:2026-07-18:1"]),
+        (_past(), 24, "1d", ["reminder:2026-07-18:1"]),
         ([alerts.Past("watch_started", "watch_started", T0)], 0, "7d", ["overdue:2026-07-18"]),
         (_past() + [alerts.Past("released", "released", T0)], 500, "7d", []),
     ],
@@ -195,5 +196,26 @@ def test_daemon_cadence_check_sends_reminders_without_polling(watcher, hub, gith
     assert check(late) == ["overdue"]
     hourly = [check(late + dt.timedelta(hours=h)) for h in range(1, 24 * 7)]
     assert hourly == [[]] * (24 * 7 - 1)
-    assert check(late + dt.timedelta(days=7)) == ["overdue_reminder"]
+    assert check(late + dt.timedelta(days=7)) == ["reminder"]
     assert len(hub.requests) + len(github.requests) == seen
+
+
+def test_slack_reminders_thread_quietly_under_the_overdue_alert(watcher, hub, slack):
+    token = "xoxb-test-token-123456"
+    slack.valid_tokens = {token}
+    watcher.config["slack"] = {"channel": "#open-weights", "api_url": slack.url + "/api/", "timeout": "5s"}
+    env = {"SLACK_BOT_TOKEN": token}
+    for when in ("2026-07-01T12:00:00Z", "2026-07-19T12:00:00Z"):
+        assert watcher("poll", env={**env, "WATCHER_NOW": when}).exit_code == 0
+    overdue = slack.messages[-1]
+    assert overdue["thread_ts"] is None and "Overdue" in overdue["text"]
+    assert watcher("poll", env={**env, "WATCHER_NOW": "2026-07-26T12:00:00Z"}).exit_code == 0
+    reminder = slack.messages[-1]
+    assert reminder["thread_ts"] == overdue["ts"] and reminder["reply_broadcast"] is False
+    assert "8 day(s) late" in reminder["text"]
+    hub.add_model("Qwen/Qwen3.7-27B", {"model.safetensors": GB})
+    assert watcher("poll", env={**env, "WATCHER_NOW": "2026-07-27T12:00:00Z"}).exit_code == 0
+    news = slack.messages[-1]
+    assert news["thread_ts"] is None and "Weights published" in news["text"]
+    assert "Released: Qwen/Qwen3.7-27B landed 68 days after Qwen3.7-Max, 9 days after the window" in news["text"]
+    assert "resolved: weights published (Qwen/Qwen3.7-27B)" in overdue["blocks"][1]["text"]["text"]

@@ -23,7 +23,7 @@ def test_unicode_and_control_sequences_are_escaped_in_slack(watcher, hub, slack)
     hub.add_model("Qwen/Qwen3.7-日本語-Ω", {"model.safetensors": 1})
     hub.add_model("Qwen/Qwen3.7-<!here>-x", {"model.safetensors": 1})
     poll(watcher, env)
-    section = slack.messages[-1]["blocks"][0]["text"]["text"]
+    section = next(b["text"]["text"] for b in slack.messages[-1]["blocks"] if b["type"] == "section")
     assert "Qwen/Qwen3.7-日本語-Ω" in section
     assert "<!here>" not in section and "&lt;!here&gt;" in section
     assert "<!here>" not in slack.messages[-1]["text"]  # the notification text is parsed by Slack too

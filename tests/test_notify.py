@@ -37,7 +37,7 @@ def test_slack_bot_token_posts_one_message_per_cycle(slack_watcher, hub, slack):
     message = slack.messages[-1]
     assert message["channel"] == slack.messages_in("#open-weights")[-1]["channel"]
     assert "Weights published" in message["text"]
-    section = message["blocks"][0]["text"]["text"]
+    section = message["blocks"][1]["text"]["text"]
     assert f"<{hub.url}/Qwen/Qwen3.7-7B|Qwen/Qwen3.7-7B>" in section and "32.0 GB" in section
     posts = slack.requests_to("chat.postMessage")
     assert all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in posts)
@@ -72,6 +72,7 @@ def test_slack_failing_then_recovering_delivers_each_alert_once_in_order(slack_w
 
 def test_slack_rate_limit_keeps_alert_pending(slack_watcher, slack):
     env = {"SLACK_BOT_TOKEN": TOKEN}
+    slack_watcher.config["slack"]["max_retry_wait"] = "10s"  # a longer Retry-After waits for the next cycle
     slack.rate_limit_next(1, retry_after=30)
     out = poll(slack_watcher, env)
     assert "pending 1" in out and "ratelimited" in out
@@ -105,9 +106,11 @@ def test_api_text_cannot_ping_or_break_links(slack_watcher, hub, slack):
     poll(slack_watcher, env)
     hub.add_model("Qwen/Qwen3.7-<!channel>&<@U123>", {"model.safetensors": GB})
     poll(slack_watcher, env)
-    section = slack.messages[-1]["blocks"][0]["text"]["text"]
+    section = slack.messages[-1]["blocks"][1]["text"]["text"]
     assert "<!channel>" not in section and "<@U123>" not in section
     assert "&lt;!channel&gt;&amp;&lt;@U123&gt;" in section
+    fallback = slack.messages[-1]["text"]  # Slack parses `text` for mentions too
+    assert "<!channel>" not in fallback and "&lt;!channel&gt;" in fallback
 
 
 def test_render_escapes_and_groups_by_repo():

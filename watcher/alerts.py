@@ -16,7 +16,7 @@ from watcher.config import Watch
 from watcher.models import Event, EventKind, WatchState
 
 # The kinds whose history the rules below need.
-HISTORY_KINDS = (EventKind.WATCH_STARTED, EventKind.WINDOW_OPENED, EventKind.OVERDUE, EventKind.OVERDUE_REMINDER, EventKind.RELEASED,
+HISTORY_KINDS = (EventKind.WATCH_STARTED, EventKind.WINDOW_OPENED, EventKind.OVERDUE, EventKind.REMINDER, EventKind.RELEASED,
                  EventKind.WEIGHTS_PUBLISHED)
 
 
@@ -62,12 +62,12 @@ def _overdue(watch: Watch, win: cadence.Window, now: dt.datetime, late: int, pas
         return [_event(watch, EventKind.OVERDUE, first_key, win, days_overdue=late,
                        summary=f"{expected}; {late} day(s) late, no open weights yet")]
     every = watch.notify.remind_every
-    reminders = [p for p in past if p.dedup_key.startswith(f"overdue_reminder:{win.end.isoformat()}:")]
+    reminders = [p for p in past if p.dedup_key.startswith(f"reminder:{win.end.isoformat()}:")]
     last = max(p.created_at for p in sent + reminders)
     if not every or now - last < every:
         return []
     number = len(reminders) + 1
-    return [_event(watch, EventKind.OVERDUE_REMINDER, f"overdue_reminder:{win.end.isoformat()}:{number}", win,
+    return [_event(watch, EventKind.REMINDER, f"reminder:{win.end.isoformat()}:{number}", win,
                    days_overdue=late, reminder=number,
                    summary=f"still no open weights, {late} day(s) late; {expected}; reminder {number}, "
                            f"next in {_every(every)} if nothing lands")]
@@ -83,10 +83,11 @@ def _released(watch: Watch, win: cadence.Window, today: dt.date, past: Sequence[
     if first is None:
         return []
     text = cadence.landed(watch, win, today)
-    return [Event(watch.name, EventKind.RELEASED, "released", first.source, first.repo_id, {
+    # About the same repo as its weights_published, so Slack threads both together (notify/threads.py).
+    return [Event(watch.name, EventKind.RELEASED, "released", first.source, first.repo_id, data={
         "released_on": today.isoformat(), "lag_days": (today - watch.flagship.released).days,
         "window_start": win.start.isoformat(), "window_end": win.end.isoformat(), "url": first.data.get("url"),
-        "summary": f"{first.repo_id} {text} (expected {win.start} to {win.end}, {win.source_label})",
+        "summary": f"{first.repo_id} {text}; expected {win.start} to {win.end}, {win.source_label}",
     })]
 
 

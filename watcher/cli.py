@@ -103,6 +103,7 @@ def poll(ctx: typer.Context) -> None:
         f"cycle {result.run_id}: {len(cfg.watches)} watch(es) polled in {result.seconds:.1f}s, "
         f"{requests} request(s), {len(result.events)} new event(s), {len(result.errors)} error(s); "
         f"alerts delivered {result.delivered}, pending {result.pending}"
+        + (f", failed {result.failed}" if result.failed else "")
     )
     for event in result.events:
         typer.echo(f"  event {event.watch} {event.kind.value} {event.repo_id or ''}".rstrip())
@@ -259,6 +260,54 @@ def check_config(ctx: typer.Context) -> None:
     from watcher.views import print_config
 
     print_config(cfg, notify.destinations(cfg), notify.slack_warning(cfg))
+
+
+notify_app = typer.Typer(no_args_is_help=True, help="Alert destinations: test them, requeue failed alerts.")
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.command("test")
+def notify_test(ctx: typer.Context) -> None:
+    """Send a test message to every configured destination; exit 1 if any of them failed."""
+    cfg = load_config(ctx)
+    setup_logging("ERROR")
+    from watcher import notify
+
+    failed = False
+    _, missing = notify.slack_routes(cfg)
+    if cfg.slack is not None and notify.destinations(cfg) == ["console"]:
+        missing = cfg.slack.all_routes()
+    for route in missing:
+        typer.echo(f"slack:{route.channel}: FAILED: no credential (set SLACK_BOT_TOKEN, or "
+                   f"{route.webhook_env or 'SLACK_WEBHOOK_URL'} for a webhook)")
+        failed = True
+    watches = [w.name for w in cfg.watches]
+    for notifier in notify.build(cfg):
+        if notifier.destination == "console" and cfg.slack is not None:
+            continue
+        try:
+            detail = notifier.test(watches)
+        except notify.DeliveryError as exc:
+            typer.echo(f"{notifier.destination}: FAILED: {redact(exc.reason)}")
+            failed = True
+            continue
+        typer.echo(f"{notifier.destination}: ok ({detail})")
+    raise typer.Exit(1 if failed else 0)
+
+
+@notify_app.command("retry")
+def notify_retry(ctx: typer.Context) -> None:
+    """Put failed alerts back in the outbox (after fixing the channel or token); the next cycle sends them."""
+    cfg = load_config(ctx)
+    engine = open_store(cfg)
+    from watcher.store import queries
+    from watcher.store.db import transaction
+
+    with transaction(engine) as session:
+        rows = [d for d in queries.undelivered(session, limit=100_000) if d.status == queries.FAILED]
+        for row in rows:
+            row.status = queries.PENDING
+    typer.echo(f"{len(rows)} failed alert(s) queued again; `watcher poll` or the daemon's next cycle sends them")
 
 
 def main() -> None:

@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from watcher.models import EventKind
+
 DEFAULT_CONFIG_NAME = "config.yaml"
 SECRET_ENV = {
     "token": "HF_TOKEN / GITHUB_TOKEN / SLACK_BOT_TOKEN",
@@ -300,9 +302,51 @@ class GitHubSettings(ApiSettings):
     concurrency: int = Field(default=8, ge=1, le=32)  # requests in flight to this host at once
 
 
-class SlackSettings(ApiSettings):
+def _event_kinds(values: list[str] | None) -> list[str] | None:
+    """Route filters name event kinds; a typo would silently route nothing, so unknown kinds are errors."""
+    if values is None:
+        return None
+    known = {kind.value for kind in EventKind}
+    for value in values:
+        if value not in known:
+            raise ValueError(f"{value!r} is not an event kind (one of: {', '.join(sorted(known))})")
+    return list(values)
+
+
+class SlackRoute(Strict):
+    """One channel and the event kinds it gets (all of them when `events` is left out)."""
+
     channel: str = Field(min_length=1)
+    events: list[str] | None = None
+    webhook_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+    _kinds = field_validator("events")(_event_kinds)
+
+    def accepts(self, kind: str) -> bool:
+        return self.events is None or kind in self.events
+
+
+class SlackSettings(ApiSettings):
+    channel: str | None = Field(default=None, min_length=1)
+    routes: list[SlackRoute] = []
     api_url: str = "https://slack.com/api/"
+    max_age: Duration = dt.timedelta(days=7)
+    max_delivery_time: Duration = dt.timedelta(seconds=60)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SlackSettings:
+        if self.channel and self.routes:
+            raise ValueError("use either channel (one route) or routes, not both")
+        if not self.channel and not self.routes:
+            raise ValueError("needs a channel or at least one route")
+        channels = [r.channel.lstrip("#").lower() for r in self.routes]
+        if len(set(channels)) != len(channels):
+            raise ValueError("a channel appears in two routes; merge their events")
+        return self
+
+    def all_routes(self) -> list[SlackRoute]:
+        """`channel: X` is shorthand for one route that gets every event."""
+        return list(self.routes) if self.routes else [SlackRoute(channel=self.channel)]
 
 
 def _jitter(value: Any) -> Any:

@@ -51,7 +51,7 @@ class EventKind(str, enum.Enum):
     RELEASE_PUBLISHED = "release_published"
     OVERDUE = "overdue"
     WINDOW_OPENED = "window_opened"
-    OVERDUE_REMINDER = "overdue_reminder"
+    REMINDER = "reminder"  # threads quietly under the first overdue alert in Slack (notify/threads.py)
     RELEASED = "released"
     SOURCE_FAILING = "source_failing"
     SOURCE_RECOVERED = "source_recovered"

@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 from watcher import alerts, notify, polling, source_health
 from watcher.config import Config, Watch
 from watcher.detect import detect
-from watcher.models import Event, RepoSnapshot, SourceReport, WatchState
-from watcher.notify.render import build_message
+from watcher.models import Event, RepoSnapshot, SourceReport
+from watcher.notify import outbox
+from watcher.notify.outbox import context_line  # noqa: F401 - re-exported for callers of the old home
 from watcher.redact import redact
 from watcher.sources import SOURCES, Source, name_matches
 from watcher.store import queries
@@ -38,6 +39,7 @@ class CycleResult:
     requests: dict[str, int] = field(default_factory=dict)
     delivered: int = 0
     pending: int = 0
+    failed: int = 0
     delivery_errors: list[str] = field(default_factory=list)
     health: list = field(default_factory=list)  # source_health.Outcome per (watch, source) polled
     deferred: list[str] = field(default_factory=list)  # work the rate-limit budget postponed
@@ -130,76 +132,14 @@ def _store_watch(session, watch: Watch, memory, reports, run, clock, result, not
     now = clock()
     queries.save_snapshots(session, watch.name, detection.snapshots.values(), detection.baselined_scopes, now)
     rows = queries.record_events(session, events, run, now)
-    queries.enqueue(session, rows, [n.destination for n in notifiers], now)
+    outbox.enqueue(session, rows, notifiers, now)
     result.events.extend(e for e in events if e.dedup_key in {r.dedup_key for r in rows})
     for report in reports:
         result.errors.extend(report.errors)
         result.requests[report.source] = result.requests.get(report.source, 0) + report.requests
 
 
-def context_line(watch: Watch, today: dt.date, released: bool) -> str:
-    win = watch.expected()
-    pos = win.position(today, released)
-    text = f"Expected {win.start.isoformat()} to {win.end.isoformat()} ({win.describe()}; {win.source_label})"
-    if pos.days_overdue is not None:
-        text += f"; {pos.days_overdue} day(s) overdue"
-    elif pos.days_until_window is not None:
-        text += f"; window opens in {pos.days_until_window} day(s)"
-    elif pos.state is WatchState.IN_WINDOW:
-        text += "; inside the window now"
-    return text
-
-
 def deliver(config: Config, engine: Engine, notifiers: Sequence[notify.Notifier], clock: Clock = utcnow,
             result: CycleResult | None = None) -> CycleResult:
-    """Send pending outbox rows in order; each is marked delivered in its own commit, only on success.
-
-    After a destination's first failure its later rows wait, so messages never arrive out of order.
-    """
-    result = result or CycleResult(0, 0.0)
-    by_name = {n.destination: n for n in notifiers}
-    blocked: set[str] = set()
-    with transaction(engine) as session:
-        pending = [(d.id, d.destination) for d in queries.pending_deliveries(session)]
-    for delivery_id, destination in pending:
-        notifier = by_name.get(destination)
-        if notifier is None or destination in blocked:
-            result.pending += 1
-            continue
-        with transaction(engine) as session:
-            row = session.get(queries.Delivery, delivery_id)
-            if row is None or row.status != queries.PENDING:
-                continue
-            message = _message(config, session, row, clock)
-            try:
-                ref = notifier.send(message) if message is not None else None
-            except notify.DeliveryError as exc:
-                row.attempts += 1
-                row.last_error = redact(exc.reason)
-                blocked.add(destination)
-                result.pending += 1
-                result.delivery_errors.append(f"{destination}: {row.last_error}")
-                log.warning("watch=%s delivery %s to %s failed: %s", row.watch, row.id, destination, row.last_error)
-                continue
-            row.attempts += 1
-            row.status = queries.DELIVERED
-            row.delivered_at = clock()
-            row.external_ref = ref
-            row.last_error = None
-            result.delivered += 1
-    return result
-
-
-def _message(config: Config, session, row, clock: Clock):
-    events = queries.events_by_id(session, row.event_ids)
-    if not events:
-        return None
-    try:
-        watch = config.watch(row.watch)
-        title = watch.display_title
-        released = any(r.has_weights and r.source == "huggingface" for r in queries.repos_of(session, watch.name))
-        context = context_line(watch, clock().date(), released)
-    except KeyError:
-        title, context = row.watch, ""
-    payload = [{"kind": e.kind, "source": e.source, "repo_id": e.repo_id, "data": e.data} for e in events]
-    return build_message(row.watch, title, payload, context)
+    """Send the outbox (see notify/outbox.py): in order, each alert once, only on confirmed success."""
+    return outbox.deliver(config, engine, notifiers, clock, result or CycleResult(0, 0.0))

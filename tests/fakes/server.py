@@ -201,6 +201,11 @@ class FakeServer:
         with self.lock:
             self.requests.clear()
 
+    def clear_faults(self) -> None:
+        """Forget injected faults that have not fired yet."""
+        with self.lock:
+            self._injections.clear()
+
     def requests_to(self, path_contains: str, method: str | None = None) -> list[Request]:
         """Recorded requests whose path+query contains a string (and method, if given)."""
         with self.lock:

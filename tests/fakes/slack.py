@@ -18,6 +18,9 @@ from .server import FakeServer, Request, Response
 
 TEAM_ID, BOT_USER, BOT_ID, APP_ID = "T0FAKE0001", "U0FAKEBOT1", "B0FAKEBOT1", "A0FAKEAPP1"
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{8,}$")
+# Cumulative block text above which chat.postMessage answers `msg_blocks_too_long`; undocumented,
+# measured near 13,200 characters (slackapi/bolt-js#2509).
+MAX_BLOCK_CHARS = 13_000
 
 
 class SlackError(Exception):
@@ -36,7 +39,7 @@ def channel_id(name: str) -> str:
 
 
 class FakeSlack(FakeServer):
-    """Local Slack: chat.postMessage, chat.update, auth.test, conversations.history; webhooks."""
+    """Local Slack: chat.postMessage, chat.update, auth.test, conversations.history/replies; webhooks."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -108,7 +111,8 @@ class FakeSlack(FakeServer):
             if isinstance(req.body, dict):
                 args.update(req.body)
             handler = {"chat.postMessage": self._post_message, "chat.update": self._update,
-                       "auth.test": self._auth_test, "conversations.history": self._history}.get(method)
+                       "auth.test": self._auth_test, "conversations.history": self._history,
+                       "conversations.replies": self._replies}.get(method)
             if handler is None:
                 return Response(200, {"ok": False, "error": "unknown_method", "req_method": method})
             try:
@@ -190,9 +194,24 @@ class FakeSlack(FakeServer):
             msgs = [m for m in msgs if float(m["ts"]) > float(args["oldest"])]
         start, limit = int(args.get("cursor") or 0), min(int(args.get("limit") or 100), 999)
         page, more = msgs[start:start + limit], start + limit < len(msgs)
-        return {"messages": [_message_json(m) for m in page], "has_more": more, "pin_count": 0,
+        metadata = _truthy(args.get("include_all_metadata"))
+        return {"messages": [_message_json(m, metadata) for m in page], "has_more": more, "pin_count": 0,
                 "channel_actions_ts": None, "channel_actions_count": 0,
                 "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread, parent first, oldest first; `thread_not_found` for an unknown parent."""
+        channel = self._channel(args)
+        parent = next((m for m in self.messages if m["channel"] == channel and m["ts"] == args.get("ts")), None)
+        if parent is None:
+            raise SlackError("thread_not_found")
+        root = parent["thread_ts"] or parent["ts"]
+        msgs = [m for m in self.messages if m["channel"] == channel and (m["ts"] == root or m["thread_ts"] == root)]
+        if args.get("oldest"):
+            msgs = [m for m in msgs if m["ts"] == root or float(m["ts"]) > float(args["oldest"])]
+        metadata = _truthy(args.get("include_all_metadata"))
+        return {"messages": [_message_json(m, metadata) for m in msgs], "has_more": False,
+                "response_metadata": {"next_cursor": ""}}
 
     def _webhook(self, req: Request) -> Response:
         def text(status: int, body: str) -> Response:
@@ -212,10 +231,13 @@ class FakeSlack(FakeServer):
         return text(200, "ok")
 
 
-def _message_json(msg: dict[str, Any]) -> dict[str, Any]:
+def _message_json(msg: dict[str, Any], metadata: bool = True) -> dict[str, Any]:
+    """A message as the API shows it; reading APIs include `metadata` only when asked."""
     out = {"user": BOT_USER, "type": "message", "ts": msg["ts"], "bot_id": BOT_ID, "app_id": APP_ID,
            "text": msg["text"], "team": TEAM_ID}
     for key in ("blocks", "attachments", "thread_ts", "metadata", "edited"):
+        if key == "metadata" and not metadata:
+            continue
         if msg.get(key):
             out[key] = msg[key]
     return out
@@ -236,7 +258,7 @@ def _truthy(value: Any) -> bool:
 
 
 def _validate_blocks(blocks: Any) -> None:
-    """Block Kit limits from API-NOTES: 50 blocks, section 3000, fields 10x2000, header 150."""
+    """Block Kit limits from API-NOTES: 50 blocks, section 3000, fields 10x2000, header 150, total text."""
     if blocks is None:
         return
     problems = []
@@ -257,3 +279,14 @@ def _validate_blocks(blocks: Any) -> None:
             problems.append(f"fields: at most 10 items of 2000 characters [json-pointer:/blocks/{i}/fields]")
     if problems:
         raise SlackError("invalid_blocks", response_metadata={"messages": [f"[ERROR] {p}" for p in problems]})
+    if sum(len(_texts(block)) for block in blocks) > MAX_BLOCK_CHARS:
+        raise SlackError("msg_blocks_too_long")
+
+
+def _texts(block: Any) -> str:
+    """All text in a block, nested elements included (what Slack's cumulative limit counts)."""
+    if isinstance(block, dict):
+        return "".join(_texts(v) if k != "type" else "" for k, v in block.items() if k != "url")
+    if isinstance(block, list):
+        return "".join(_texts(v) for v in block)
+    return block if isinstance(block, str) else ""

@@ -5,20 +5,30 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
-from watcher.config import Config
+from watcher.config import Config, SlackRoute
 from watcher.notify.render import Message
 
 
 class DeliveryError(Exception):
-    """The destination did not confirm the message; `reason` is safe to show and store."""
+    """The destination did not confirm the message; `reason` is safe to show and store.
 
-    def __init__(self, reason: str, permanent: bool = False) -> None:
+    `permanent`: retrying cannot help (bad token, unknown channel). `payload`: only this message is at
+    fault, so later messages to the same destination may still be tried. `code`: Slack's error code.
+    """
+
+    def __init__(self, reason: str, permanent: bool = False, payload: bool = False, code: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.payload = payload
+        self.code = code
 
 
 class Notifier(Protocol):
+    """The one required method is `send`. Optional hooks the outbox uses when present: `accepts(kind)`
+    (route filter), `start_cycle()`/`expired()` (per-cycle time budget), `deliver(message, ledger)`
+    (threads and partial retries), `post(part)` and `max_age` (backlog summary), `test(watches)`."""
+
     destination: str
 
     def send(self, message: Message) -> str | None:
@@ -29,13 +39,34 @@ def slack_credentials() -> tuple[str | None, str | None]:
     return os.environ.get("SLACK_BOT_TOKEN") or None, os.environ.get("SLACK_WEBHOOK_URL") or None
 
 
-def build(config: Config) -> list[Notifier]:
-    """Slack when it is configured and a credential is in the environment, else the console."""
-    token, webhook = slack_credentials()
-    if config.slack is not None and (token or webhook):
+def slack_routes(config: Config) -> tuple[list[tuple[SlackRoute, str | None, str | None]], list[SlackRoute]]:
+    """(route, bot token, webhook URL) for every route that has a credential, and the routes that have none.
+
+    A bot token serves every route. A webhook posts to one fixed channel, so SLACK_WEBHOOK_URL serves a
+    single route only; more routes each name their own variable with `webhook_env`.
+    """
+    if config.slack is None:
+        return [], []
+    token, default_hook = slack_credentials()
+    routes = config.slack.all_routes()
+    ready, missing = [], []
+    for route in routes:
+        hook = os.environ.get(route.webhook_env) if route.webhook_env else (default_hook if len(routes) == 1 else None)
+        if token or hook:
+            ready.append((route, token, None if token else hook))
+        else:
+            missing.append(route)
+    return ready, missing
+
+
+def build(config: Config, **slack_options) -> list[Notifier]:
+    """Slack routes that have a credential in the environment; the console when none has."""
+    ready, _ = slack_routes(config)
+    if ready:
         from watcher.notify.slack import SlackNotifier
 
-        return [SlackNotifier(config.slack, token=token, webhook_url=webhook)]
+        return [SlackNotifier(config.slack, route, token=token, webhook_url=hook, **slack_options)
+                for route, token, hook in ready]
     from watcher.notify.console import ConsoleNotifier
 
     return [ConsoleNotifier()]
@@ -43,14 +74,16 @@ def build(config: Config) -> list[Notifier]:
 
 def destinations(config: Config) -> list[str]:
     """Destination names without building clients, for status output and the outbox."""
-    token, webhook = slack_credentials()
-    if config.slack is not None and (token or webhook):
-        return [f"slack:{config.slack.channel}"]
-    return ["console"]
+    ready, _ = slack_routes(config)
+    return [f"slack:{route.channel}" for route, _, _ in ready] or ["console"]
 
 
 def slack_warning(config: Config) -> str | None:
-    token, webhook = slack_credentials()
-    if config.slack is not None and not (token or webhook):
+    ready, missing = slack_routes(config)
+    if config.slack is not None and not ready:
         return "slack is configured but neither SLACK_BOT_TOKEN nor SLACK_WEBHOOK_URL is set: alerts go to the console"
+    if missing:
+        names = ", ".join(f"{r.channel} (set SLACK_BOT_TOKEN or {r.webhook_env or 'a webhook_env for it'})"
+                          for r in missing)
+        return f"slack routes without a credential get no alerts: {names}"
     return None

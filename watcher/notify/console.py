@@ -19,3 +19,7 @@ class ConsoleNotifier:
         stream.write(plain_text(message) + "\n")
         stream.flush()
         return None
+
+    def test(self, watches: list[str]) -> str:
+        (self.stream or sys.stdout).write(f"watcher test message: alerts for {', '.join(watches)} will be printed here\n")
+        return "printed"

@@ -12,6 +12,23 @@ MAX_LINES = 60  # a drop of hundreds of repos still stays one readable message
 _QUANT = re.compile(r"(?i)(?:^|[-_.])(fp8|fp4|int8|int4|w4a16|w8a8|gguf|awq|gptq|mlx|bnb|nf4|exl2|\d+bit)(?=$|[-_.])")
 
 
+# Watch-level kinds that belong in one thread (the first overdue alert's); other parallel work may add kinds.
+WATCH_THREAD_KINDS = ("overdue", "reminder")
+
+
+@dataclass
+class Item:
+    """One line of a message, with the thing it is about (`subject`) so follow-ups can find its thread."""
+
+    label: str
+    repo: str | None
+    url: str | None
+    details: str
+    kind: str
+    subject: str | None = None
+    status: str = ""  # current state, shown when the message is updated in place
+
+
 @dataclass
 class Message:
     watch: str
@@ -20,6 +37,19 @@ class Message:
     context: str = ""
     headline: str = ""
     lines: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
+
+
+def subject_of(event: dict[str, Any]) -> str | None:
+    """What an event is about: a repo, or the watch's lateness; None for things that never thread."""
+    kind = event.get("kind") or ""
+    if kind == "watch_started":
+        return None
+    if event.get("repo_id"):
+        return f"{event.get('source')}:{event['repo_id']}"
+    if kind.startswith(WATCH_THREAD_KINDS):
+        return "overdue"
+    return None
 
 
 def build_message(watch: str, title: str, events: list[dict[str, Any]], context: str = "") -> Message:
@@ -33,22 +63,27 @@ def build_message(watch: str, title: str, events: list[dict[str, Any]], context:
         for event in group:
             if event["kind"] == "repo_appeared" and "weights_published" in kinds:
                 continue
-            message.lines.extend(_lines(event, source, repo_id))
+            lines = _lines(event, source, repo_id)
+            message.lines.extend(lines)
+            subject = subject_of(event)
+            message.items.extend(Item(*line, kind=event["kind"], subject=subject if line[1] == repo_id else None)
+                                 for line in lines)
     message.headline = _headline(title, events)
     return message
 
 
 def _headline(title: str, events: list[dict]) -> str:
     kinds = [e["kind"] for e in events]
+    public = any(e["kind"] == "repo_appeared" and (e.get("data") or {}).get("was_hidden_status") for e in events)
     for kind, words in (
         ("weights_published", "weights published"),
         ("released", "released"),
         ("overdue", "overdue"),
-        ("overdue_reminder", "still overdue"),
-        ("window_opened", "release window open"),
+        ("reminder", "still overdue (reminder)"),
+        ("window_opened", "release window opened"),
         ("source_failing", "a source keeps failing"),
         ("source_recovered", "source recovered"),
-        ("repo_appeared", "new repos"),
+        ("repo_appeared", "repo public" if public else "new repos"),
         ("release_published", "new releases"),
         ("repo_hidden", "repos hidden"),
         ("gating_changed", "gating changed"),
@@ -56,7 +91,7 @@ def _headline(title: str, events: list[dict]) -> str:
     ):
         if kind in kinds:
             return f"{title}: {words}"
-    return title
+    return f"{title}: {kinds[0].replace('_', ' ')}" if kinds else title
 
 
 def _lines(event: dict, source: str | None, repo_id: str | None) -> list[tuple[str, str | None, str | None, str]]:
@@ -85,17 +120,9 @@ def _lines(event: dict, source: str | None, repo_id: str | None) -> list[tuple[s
         return [(f"{label} {data.get('tag')}", repo_id, url, "")]
     if kind == "overdue":
         return [("Overdue", None, None, data.get("summary", ""))]
-    if kind == "overdue_reminder":
-        return [(f"Still overdue (reminder {data.get('reminder')})", None, None, data.get("summary", ""))]
-    if kind == "window_opened":
-        return [("Window opened", None, None, data.get("summary", ""))]
-    if kind == "released":
+    if kind == "released":  # a line about the watch (no repo column): the repo's own state stays "weights published"
         return [("Released", None, None, data.get("summary", ""))]
-    if kind == "source_failing":
-        return [("Source failing", None, None, data.get("summary", ""))]
-    if kind == "source_recovered":
-        return [("Source recovered", None, None, data.get("summary", ""))]
-    return [(kind.replace("_", " "), repo_id, url, "")]
+    return [(kind.replace("_", " ").capitalize(), repo_id, url, str(data.get("summary") or ""))]
 
 
 def facts(data: dict) -> str:

@@ -150,3 +150,27 @@ class ApiBudgetRow(Base):
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
     state: Mapped[dict[str, Any]]
     updated_at: Mapped[dt.datetime]
+
+
+class SentMessage(Base):
+    """A message a destination confirmed, one per part of a delivery (top-level post, reply or edit).
+
+    A retried delivery skips the parts already here, so a half-sent delivery never repeats itself; a
+    top-level row (no `thread_ts`) is the thread parent for later follow-ups about its `subjects`, and
+    `content` is what it shows, so it can be re-rendered with the current state and edited in place.
+    """
+
+    __tablename__ = "sent_messages"
+    __table_args__ = (UniqueConstraint("delivery_id", "part"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    destination: Mapped[str] = mapped_column(String(200), index=True)
+    watch: Mapped[str] = mapped_column(String(200))
+    part: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    ts: Mapped[str | None] = mapped_column(String(40))
+    thread_ts: Mapped[str | None] = mapped_column(String(40))
+    subjects: Mapped[list[Any]] = mapped_column(default=list)
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime | None]
