@@ -169,3 +169,8 @@ def check_config(ctx: typer.Context) -> None:
 
 def main() -> None:
     app(prog_name="watcher")
+
+
+from watcher.cli_db import db_app  # noqa: E402 - the sub-app imports cli lazily, inside its commands
+
+app.add_typer(db_app, name="db")

@@ -12,7 +12,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from watcher.store.tables import Base
 
 
 class StoreError(Exception):
@@ -39,7 +38,10 @@ def _prepare_sqlite_file(database: str | None) -> None:
 
 
 def open_engine(url: str, create: bool = True) -> Engine:
-    """Connect (creating an SQLite file and the schema when asked); raise StoreError on failure."""
+    """Connect (creating an SQLite file and upgrading the schema to the newest migration when asked).
+
+    Raises StoreError on failure. Replicas starting together serialise their migrations on a lock.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -55,11 +57,16 @@ def open_engine(url: str, create: bool = True) -> Engine:
         if is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas)
         if create:
-            Base.metadata.create_all(engine)
+            from watcher.store import migrate  # Alembic loads only where a schema may need creating
+
+            migrate.upgrade(engine)
         return engine
     except StoreError:
         raise
-    except (SQLAlchemyError, OSError, ImportError) as exc:
+    except ImportError as exc:
+        hint = " (install the PostgreSQL driver: pip install 'watcher[postgresql]')" if "psycopg" in str(exc) else ""
+        raise StoreError(f"database {safe_url(url)}: {_first_line(exc)}{hint}") from None
+    except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"database {safe_url(url)}: {_first_line(exc)}") from None
 
 
