@@ -79,8 +79,10 @@ def poll(ctx: typer.Context) -> None:
     setup_logging("ERROR")
     engine = open_store(cfg)
     from watcher.pipeline import run_cycle
+    from watcher.store.locks import store_lock
 
-    result = run_cycle(cfg, engine, clock=now)
+    with store_lock(engine):  # concurrent polls (cron, replicas) take turns: each sees the last one's state
+        result = run_cycle(cfg, engine, clock=now)
     requests = sum(result.requests.values())
     typer.echo(
         f"cycle {result.run_id}: {len(cfg.watches)} watch(es) polled in {result.seconds:.1f}s, "
@@ -154,7 +156,13 @@ def run(ctx: typer.Context) -> None:
     warning = notify.slack_warning(cfg)
     if warning:
         logging.getLogger("watcher").warning(warning)
-    raise typer.Exit(daemon.run(cfg, engine, clock=now))
+    from watcher.leader import LeaderError
+
+    try:
+        code = daemon.run(cfg, engine, clock=now)
+    except LeaderError as exc:
+        fail(str(exc), 1)
+    raise typer.Exit(code)
 
 
 @app.command("check-config")

@@ -12,6 +12,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from watcher.config import Config
+from watcher.leader import Leadership
 from watcher.pipeline import Clock, run_cycle, utcnow
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,10 @@ def cycle_job(config: Config, engine: Engine, clock: Clock) -> None:
 def run(config: Config, engine: Engine, clock: Clock = utcnow, stop: threading.Event | None = None) -> int:
     """Run until a signal arrives (or `stop` is set); the running cycle finishes before we exit."""
     stop = stop or threading.Event()
+    leadership = Leadership(engine).start()  # LeaderError: another daemon owns this SQLite file
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
-        cycle_job,
+        leadership.guard(cycle_job),  # only the leader polls; standbys retry every interval
         IntervalTrigger(seconds=config.schedule.poll_interval.total_seconds(), timezone="UTC"),
         args=(config, engine, clock),
         id="poll",
@@ -59,5 +61,6 @@ def run(config: Config, engine: Engine, clock: Clock = utcnow, stop: threading.E
         stop.wait()
     finally:
         scheduler.shutdown(wait=True)
+        leadership.release()
         log.info("watcher daemon stopped")
     return 0

@@ -17,7 +17,7 @@ from watcher.models import Event, EventKind, RepoSnapshot, SourceReport, WatchSt
 from watcher.notify.render import build_message
 from watcher.redact import redact
 from watcher.sources import SOURCES, Source, name_matches
-from watcher.store import queries
+from watcher.store import outbox, queries
 from watcher.store.db import transaction
 from watcher.store.tables import PollRun
 
@@ -168,7 +168,10 @@ def deliver(config: Config, engine: Engine, notifiers: Sequence[notify.Notifier]
             result.pending += 1
             continue
         with transaction(engine) as session:
-            row = session.get(queries.Delivery, delivery_id)
+            row = outbox.claim(session, delivery_id)
+            if row is outbox.BUSY:  # another replica is sending it; it sends the rest in order too
+                blocked.add(destination)
+                continue
             if row is None or row.status != queries.PENDING:
                 continue
             message = _message(config, session, row, clock)
