@@ -25,7 +25,7 @@ def upgrade(ctx: typer.Context) -> None:
     """Upgrade the schema to the newest revision (creating it if empty); safe while replicas run."""
     from watcher.cli import fail, load_config
     from watcher.store import migrate
-    from watcher.store.db import StoreError, open_engine, safe_url
+    from watcher.store.db import StoreError, first_line, open_engine, safe_url
 
     cfg = load_config(ctx)
     try:
@@ -36,7 +36,7 @@ def upgrade(ctx: typer.Context) -> None:
     except StoreError as exc:
         fail(str(exc), 1)
     except Exception as exc:  # noqa: BLE001 - one line for the user, not a traceback
-        fail(f"database {safe_url(cfg.database)}: {type(exc).__name__}: {str(exc).splitlines()[0]}", 1)
+        fail(f"database {safe_url(cfg.database)}: {first_line(exc)}", 1)
     if before == after:
         typer.echo(f"database {safe_url(cfg.database)}: already at revision {after} (head)")
     else:
@@ -58,14 +58,14 @@ def current(ctx: typer.Context) -> None:
     """Print the database's schema revision and whether it is the newest this release knows."""
     from watcher.cli import fail
     from watcher.store import migrate
-    from watcher.store.db import safe_url
+    from watcher.store.db import first_line, safe_url
 
     cfg, engine = _engine(ctx)
     try:
         revision = migrate.current(engine)
         pre_alembic = revision is None and migrate.PRE_ALEMBIC_TABLES <= migrate.table_names(engine)
     except Exception as exc:  # noqa: BLE001
-        fail(f"database {safe_url(cfg.database)}: {type(exc).__name__}: {str(exc).splitlines()[0]}", 1)
+        fail(f"database {safe_url(cfg.database)}: {first_line(exc)}", 1)
     head = migrate.head()
     if revision == head:
         state = "(head): up to date"

@@ -64,10 +64,14 @@ def open_engine(url: str, create: bool = True) -> Engine:
     except StoreError:
         raise
     except ImportError as exc:
-        hint = " (install the PostgreSQL driver: pip install 'watcher[postgresql]')" if "psycopg" in str(exc) else ""
-        raise StoreError(f"database {safe_url(url)}: {_first_line(exc)}{hint}") from None
+        hint = ""
+        if "psycopg2" in str(exc):
+            hint = " (watcher uses psycopg 3: write the URL as postgresql+psycopg://...)"
+        elif "psycopg" in str(exc):
+            hint = " (install the PostgreSQL driver: pip install 'watcher[postgresql]')"
+        raise StoreError(f"database {safe_url(url)}: {first_line(exc)}{hint}") from None
     except (SQLAlchemyError, OSError) as exc:
-        raise StoreError(f"database {safe_url(url)}: {_first_line(exc)}") from None
+        raise StoreError(f"database {safe_url(url)}: {first_line(exc)}") from None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -81,7 +85,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.close()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The driver's own message, first line only: what a user needs, without SQL or traceback."""
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
