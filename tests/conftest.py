@@ -123,6 +123,7 @@ def database_url(tmp_path):
 
 @pytest.fixture
 def watcher(hub, github, tmp_path, database_url):
+    github.add_org("QwenLM")  # exists on real GitHub, even before any Qwen 3.7 repo is public
     cfg = base_config(hub.url, github.url, tmp_path / "watcher.db")
     cfg["database"] = database_url
     return Watcher(tmp_path / "config.yaml", cfg, CliRunner())

@@ -97,3 +97,4 @@ def test_hidden_to_hidden_and_absent_repos_produce_nothing():
     hidden = snap("Qwen/Qwen3.7-Plus", visible=False, scope=scope, status=401)
     d = detect("w", {hidden.key: hidden}, [report(hidden, complete=(scope,))], {scope})
     assert d.events == []
+

@@ -205,7 +205,7 @@ def test_one_listing_per_author_and_pagination(watcher, hub):
     # one listing per author whatever the number of patterns: 10 repos at 3 a page is 4 pages
     assert len(listings) == 4
     assert all(r.query_value("author") == "Qwen" for r in listings)
-    assert listings[0].query_value("search") == "qwen3.7-"
+    assert listings[0].query_value("search") == "Qwen3.7-"
     assert len(repo_ids(watcher.watch_status(), "huggingface", visible=True)) == 10
 
 

@@ -91,6 +91,22 @@ def test_pre_migration_database_upgrades_in_place_with_history(any_database):
         assert queries.baselined_scopes(session, "qwen3.7") == {"hf:author:qwen"}
 
 
+def test_pre_migration_database_with_daemon_tables_upgrades(any_database):
+    """Releases before migrations also shipped source_health and daemon_runs: they are kept, not re-created."""
+    engine = create_engine(any_database)
+    _legacy_history(engine)
+    Base.metadata.tables["source_health"].create(engine)
+    Base.metadata.tables["daemon_runs"].create(engine)
+    with engine.begin() as conn:
+        conn.execute(text("insert into source_health (watch, source, consecutive_failures, alerted, streaks) "
+                          "values ('qwen3.7', 'github', 4, true, 1)"))
+    upgraded = open_engine(any_database)
+    assert migrate.current(upgraded) == migrate.head()
+    assert schema_diff(upgraded, Base.metadata) == []
+    with upgraded.connect() as conn:
+        assert conn.execute(text("select consecutive_failures from source_health")).scalar() == 4
+
+
 def test_replicas_upgrading_at_once_do_not_race(any_database):
     if any_database.startswith("sqlite"):
         create_engine(any_database).dispose()

@@ -44,6 +44,17 @@ def load_config(ctx: typer.Context):
         fail(str(exc))
 
 
+def _safe_url(url: str) -> str:
+    from watcher.store.db import safe_url
+
+    return safe_url(url)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def open_store(config, create: bool = True):
     from watcher.store.db import StoreError, open_engine
 
@@ -81,8 +92,14 @@ def poll(ctx: typer.Context) -> None:
     from watcher.pipeline import run_cycle
     from watcher.store.locks import store_lock
 
-    with store_lock(engine):  # concurrent polls (cron, replicas) take turns: each sees the last one's state
-        result = run_cycle(cfg, engine, clock=now)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with store_lock(engine):  # concurrent polls (cron, replicas) take turns: each sees the last one's state
+            result = run_cycle(cfg, engine, clock=now)
+    except SQLAlchemyError as exc:
+        # Nothing was committed: the next cycle sees the same changes again, so no alert is lost.
+        fail(f"database {_safe_url(cfg.database)}: cycle not stored: {_first_line(exc)}", code=1)
     requests = sum(result.requests.values())
     typer.echo(
         f"cycle {result.run_id}: {len(cfg.watches)} watch(es) polled in {result.seconds:.1f}s, "
@@ -99,16 +116,23 @@ def poll(ctx: typer.Context) -> None:
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status document as JSON.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Health check: exit 0 healthy, 1 stale or never polled, 2 config/database error.")] = False,
 ) -> None:
     """Show each watch's state, window, repos, last poll and pending alerts (reads the database only)."""
     cfg = load_config(ctx)
+    if check:
+        from watcher import health
+
+        code, line = health.check(cfg, now())
+        typer.echo(redact(line))
+        raise typer.Exit(code)
     engine = open_store(cfg)
     from watcher import status as status_mod
 
     try:
         doc = status_mod.build(cfg, engine, now())
     except Exception as exc:  # noqa: BLE001 - a broken database is a one-line error, not a traceback
-        fail(f"database {redact(cfg.database)}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        fail(f"database {_safe_url(cfg.database)}: {_first_line(exc)}")
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
@@ -146,20 +170,38 @@ def events(
 
 
 @app.command()
-def run(ctx: typer.Context) -> None:
-    """Run the daemon: a cycle every schedule.poll_interval until SIGTERM/SIGINT."""
+def run(
+    ctx: typer.Context,
+    log_format: Annotated[str, typer.Option("--log-format", envvar="WATCHER_LOG_FORMAT",
+                                            help="Log lines on stdout: text or json (one object per line).")] = "text",
+) -> None:
+    """Run the daemon: poll, deliver and cadence jobs until SIGTERM/SIGINT (graceful), a second signal exits at once."""
     cfg = load_config(ctx)
-    setup_logging("INFO", sys.stdout)
+    if log_format not in ("text", "json"):
+        fail(f"--log-format: {log_format!r} is not one of text, json")
+    from watcher import logs
+
+    logs.setup(log_format, "INFO", sys.stdout)
     engine = open_store(cfg)
     from watcher import daemon, notify
 
     warning = notify.slack_warning(cfg)
     if warning:
         logging.getLogger("watcher").warning(warning)
+    listeners = []
+    if cfg.metrics is not None:
+        from watcher.metrics import Metrics
+
+        metrics = Metrics(cfg, engine, now)
+        try:
+            metrics.serve()
+        except OSError as exc:
+            fail(f"metrics.port: cannot listen on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}")
+        listeners.append(metrics.on_job)
     from watcher.leader import LeaderError
 
     try:
-        code = daemon.run(cfg, engine, clock=now)
+        code = daemon.run(cfg, engine, clock=now, listeners=listeners)
     except LeaderError as exc:
         fail(str(exc), 1)
     raise typer.Exit(code)

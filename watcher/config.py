@@ -30,6 +30,7 @@ SECRET_ENV = {
     "password": "the database URL in WATCHER_DATABASE_URL",
 }
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+MAX_DURATION_SECONDS = 366 * 86400
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -53,6 +54,8 @@ def parse_duration(value: Any, allow_zero: bool = False) -> dt.timedelta:
         seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
     if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError("a duration must be positive")
+    if not seconds <= MAX_DURATION_SECONDS:  # also catches inf and nan
+        raise ValueError(f"{value!r} is longer than a year")
     return dt.timedelta(seconds=seconds)
 
 
@@ -155,6 +158,7 @@ class Watch(Strict):
     lag_days: LagDays
     huggingface: HubWatch | None = None
     github: GitHubWatch | None = None
+    poll_interval: Duration | None = None  # overrides schedule.poll_interval for this watch
 
     @model_validator(mode="after")
     def _has_source(self) -> Watch:
@@ -203,8 +207,39 @@ class SlackSettings(ApiSettings):
     api_url: str = "https://slack.com/api/"
 
 
+def _jitter(value: Any) -> Any:
+    """'10%' of the interval, or a duration ('90s'); 0 turns jitter off."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            percent = float(value.strip()[:-1])
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percentage such as 10%") from None
+        if not 0 <= percent <= 100:
+            raise ValueError(f"{value!r} must be between 0% and 100%")
+        return f"{percent:g}%"
+    return parse_duration(value, allow_zero=True)
+
+
 class Schedule(Strict):
     poll_interval: Duration = dt.timedelta(minutes=15)
+    jitter: Annotated[str | dt.timedelta, BeforeValidator(_jitter)] = "10%"
+    deliver_interval: Duration = dt.timedelta(seconds=30)
+    cadence_interval: Duration = dt.timedelta(hours=1)
+    run_at_start: bool = True
+    shutdown_timeout: Wait = dt.timedelta(seconds=20)
+    startup_grace: Wait = dt.timedelta(minutes=5)
+    alert_after_failures: int = Field(default=3, ge=1)
+
+    def jitter_for(self, interval: dt.timedelta) -> dt.timedelta:
+        """Spread polls so many watchers (or watches) do not hit an API at the same second."""
+        if isinstance(self.jitter, str):
+            return interval * (float(self.jitter[:-1]) / 100)
+        return self.jitter
+
+
+class Metrics(Strict):
+    port: int = Field(default=9108, ge=0, le=65535)  # 0: any free port
+    host: str = "0.0.0.0"
 
 
 class Config(Strict):
@@ -213,6 +248,7 @@ class Config(Strict):
     github: GitHubSettings = GitHubSettings()
     slack: SlackSettings | None = None
     schedule: Schedule = Schedule()
+    metrics: Metrics | None = None
     watches: list[Watch] = Field(min_length=1)
     source_path: str = Field(default="", exclude=True)
 

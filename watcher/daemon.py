@@ -1,66 +1,244 @@
-"""`watcher run`: the same cycle as `watcher poll`, on an APScheduler interval, until SIGTERM/SIGINT."""
+"""`watcher run`: APScheduler jobs (poll, deliver, cadence) until SIGTERM/SIGINT, then a graceful stop.
+
+All jobs share one lock: cycles must not overlap (the Hub client factory is process-wide, and two
+deliveries of one outbox row would post it twice). `deliver` only tries the lock, because a running
+cycle delivers at its end anyway. On a signal no job starts any more; the running one gets
+`schedule.shutdown_timeout` to finish. Its writes are one transaction, so if it must be abandoned the
+database rolls it back: a cycle is either all there or not there at all.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import signal
+import socket
+import sys
 import threading
+from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
-from watcher.config import Config
+from watcher import notify, pipeline
+from watcher.config import Config, Watch
 from watcher.leader import Leadership
-from watcher.pipeline import Clock, run_cycle, utcnow
+from watcher.pipeline import Clock, utcnow
+from watcher.store import queries
+from watcher.store.db import transaction
+from watcher.store.tables import DaemonRun
 
 log = logging.getLogger(__name__)
+Listener = Callable[[str, object], None]
 
 
-def cycle_job(config: Config, engine: Engine, clock: Clock) -> None:
-    """One scheduled cycle; an exception is logged and the schedule goes on."""
-    try:
-        result = run_cycle(config, engine, clock)
-    except Exception:  # noqa: BLE001 - a daemon must outlive one bad cycle
-        log.exception("cycle failed")
-        return
-    log.info(
-        "cycle %s done in %.1fs: %d event(s), %d error(s), %d delivered, %d pending",
-        result.run_id, result.seconds, len(result.events), len(result.errors), result.delivered, result.pending,
-    )
+def poll_groups(config: Config) -> dict[str, list[Watch]]:
+    """Job id -> watches: `poll` for the global interval, `poll:<watch>` for a watch with its own."""
+    groups: dict[str, list[Watch]] = {}
+    for watch in config.watches:
+        key = f"poll:{watch.name}" if watch.poll_interval else "poll"
+        groups.setdefault(key, []).append(watch)
+    return groups
 
 
-def run(config: Config, engine: Engine, clock: Clock = utcnow, stop: threading.Event | None = None) -> int:
-    """Run until a signal arrives (or `stop` is set); the running cycle finishes before we exit."""
-    stop = stop or threading.Event()
-    leadership = Leadership(engine).start()  # LeaderError: another daemon owns this SQLite file
-    scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(
-        leadership.guard(cycle_job),  # only the leader polls; standbys retry every interval
-        IntervalTrigger(seconds=config.schedule.poll_interval.total_seconds(), timezone="UTC"),
-        args=(config, engine, clock),
-        id="poll",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=max(1, int(config.schedule.poll_interval.total_seconds() // 2)),
-        next_run_time=dt.datetime.now(dt.timezone.utc),  # first cycle at once, on the real clock
-    )
+def _trigger(every: dt.timedelta, jitter: dt.timedelta | None = None) -> IntervalTrigger:
+    seconds = every.total_seconds()
+    spread = int(jitter.total_seconds()) if jitter else None
+    return IntervalTrigger(seconds=seconds, jitter=spread or None, timezone="UTC")
 
-    def on_signal(signum, _frame) -> None:
-        log.info("received %s: finishing the running cycle, then exiting", signal.Signals(signum).name)
-        stop.set()
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-    log.info("watcher daemon started: %d watch(es), polling every %s",
-             len(config.watches), config.schedule.poll_interval)
-    scheduler.start()
-    try:
-        stop.wait()
-    finally:
-        scheduler.shutdown(wait=True)
-        leadership.release()
+def _grace(every: dt.timedelta) -> int:
+    """A job that missed its time (host asleep, long cycle) still runs if it is late by under half an interval."""
+    return max(1, int(every.total_seconds() // 2))
+
+
+class Daemon:
+    """The scheduler, its jobs and the shutdown protocol; `listeners` get every job's result (metrics)."""
+
+    def __init__(self, config: Config, engine: Engine, clock: Clock = utcnow,
+                 listeners: Sequence[Listener] = ()) -> None:
+        self.config, self.engine, self.clock = config, engine, clock
+        self.listeners = list(listeners)
+        self.stop = threading.Event()
+        self.work = threading.Lock()
+        self.leadership = Leadership(engine).start()  # LeaderError: another daemon owns this SQLite file
+        self.scheduler = self.build_scheduler()
+
+    def build_scheduler(self) -> BackgroundScheduler:
+        schedule = self.config.schedule
+        scheduler = BackgroundScheduler(timezone="UTC")
+        once = {"max_instances": 1, "coalesce": True}
+        first = dt.datetime.now(dt.timezone.utc) if schedule.run_at_start else None
+        for job_id, watches in poll_groups(self.config).items():
+            every = watches[0].poll_interval or schedule.poll_interval
+            options = {"next_run_time": first} if first else {}
+            scheduler.add_job(self.poll, _trigger(every, schedule.jitter_for(every)), args=(job_id, watches),
+                              id=job_id, name=job_id, misfire_grace_time=_grace(every), **once, **options)
+        scheduler.add_job(self.deliver, _trigger(schedule.deliver_interval), id="deliver", name="deliver",
+                          misfire_grace_time=_grace(schedule.deliver_interval), **once)
+        scheduler.add_job(self.cadence, _trigger(schedule.cadence_interval), id="cadence", name="cadence",
+                          misfire_grace_time=_grace(schedule.cadence_interval), **once)
+        return scheduler
+
+    def _guarded(self, job: str, work: Callable[[], object], blocking: bool = True) -> None:
+        """Run one job's work under the lock, unless we are stopping; a failure never kills the schedule."""
+        if self.stop.is_set() or not self.work.acquire(blocking=blocking):
+            return
+        try:
+            if self.stop.is_set():
+                return
+            outcome = work()
+            for listener in self.listeners:
+                listener(job, outcome)
+        except Exception:  # noqa: BLE001 - a daemon must outlive one bad job
+            log.exception("job %s failed", job, extra={"job": job})
+        finally:
+            self.work.release()
+
+    def poll(self, job: str, watches: Sequence[Watch]) -> None:
+        def work():
+            result = pipeline.run_cycle(self.config, self.engine, self.clock, notifiers=notifiers(self.config),
+                                        watches=watches)
+            log.info("cycle %s done in %.1fs: %d watch(es), %d event(s), %d error(s), %d delivered, %d pending",
+                     result.run_id, result.seconds, len(watches), len(result.events), len(result.errors),
+                     result.delivered, result.pending, extra={"job": job, "run_id": result.run_id})
+            for event in result.events:
+                log.info("watch=%s event %s", event.watch, event.kind.value,
+                         extra={"watch": event.watch, "repo": event.repo_id, "source": event.source, "job": job})
+            return result
+
+        self._guarded(job, self.leadership.guard(work))  # only the leader polls; standbys retry each tick
+
+    def deliver(self) -> None:
+        def work():
+            result = pipeline.deliver(self.config, self.engine, notifiers(self.config), self.clock)
+            if result.delivered or result.delivery_errors:
+                log.info("delivered %d alert(s), %d pending", result.delivered, result.pending, extra={"job": "deliver"})
+            return result
+
+        self._guarded("deliver", work, blocking=False)
+
+    def cadence(self) -> None:
+        self._guarded("cadence", self.leadership.guard(lambda: cadence_check(self.config, self.engine, self.clock)))
+
+    def run(self) -> int:
+        """Start the jobs and block until a signal (or `stop`); 0 after a graceful stop."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
+        daemon_id = self._record_start()
+        groups = poll_groups(self.config)
+        log.info("watcher daemon started: %d watch(es) in %d poll job(s), poll every %s (jitter %s), deliver every %s",
+                 len(self.config.watches), len(groups), self.config.schedule.poll_interval,
+                 self.config.schedule.jitter, self.config.schedule.deliver_interval)
+        self.scheduler.start()
+        self.stop.wait()
+        return self.shutdown(daemon_id)
+
+    def shutdown(self, daemon_id: int | None) -> int:
+        timeout = self.config.schedule.shutdown_timeout.total_seconds()
+        self.scheduler.pause()  # no new job starts; a running one goes on
+        if not self.work.acquire(timeout=timeout):
+            log.error("the running job did not finish within %ss: exiting; its uncommitted writes are rolled back",
+                      f"{timeout:g}")
+            _exit(0)
+        self.work.release()
+        self.scheduler.shutdown(wait=True)
+        self.leadership.release()
+        self._record_stop(daemon_id)
         log.info("watcher daemon stopped")
-    return 0
+        return 0
+
+    def _on_signal(self, signum, _frame) -> None:
+        name = signal.Signals(signum).name
+        if self.stop.is_set():
+            log.warning("received %s again: exiting now", name)
+            _exit(128 + signum)
+        log.info("received %s: no new jobs; the running job gets up to %s to finish", name,
+                 self.config.schedule.shutdown_timeout)
+        self.stop.set()
+
+    def _record_start(self) -> int | None:
+        try:
+            with transaction(self.engine) as session:
+                row = DaemonRun(started_at=self.clock(), host=socket.gethostname()[:200], pid=os.getpid())
+                session.add(row)
+                session.flush()
+                return row.id
+        except Exception:  # noqa: BLE001 - bookkeeping for the health check must not stop the daemon
+            log.exception("could not record the daemon start")
+            return None
+
+    def _record_stop(self, daemon_id: int | None) -> None:
+        if daemon_id is None:
+            return
+        try:
+            with transaction(self.engine) as session:
+                row = session.get(DaemonRun, daemon_id)
+                if row is not None:
+                    row.stopped_at = self.clock()
+        except Exception:  # noqa: BLE001
+            log.exception("could not record the daemon stop")
+
+
+def cadence_check(config: Config, engine: Engine, clock: Clock = utcnow) -> pipeline.CycleResult:
+    """Re-evaluate every watch's window against stored snapshots (no API calls), then deliver.
+
+    A watch whose sources are all failing still gets its `overdue` alert on the right day.
+    """
+    result = pipeline.CycleResult(0, 0.0)
+    built = notifiers(config)
+    now = clock()
+    with transaction(engine) as session:
+        events = []
+        for watch in config.watches:
+            if not queries.baselined_scopes(session, watch.name):
+                continue  # never polled: the first cycle decides, with its baseline
+            event = pipeline.overdue_event(watch, queries.previous_snapshots(session, watch.name), now.date())
+            if event is not None:
+                events.append(event)
+        rows = queries.record_events(session, events, SimpleNamespace(id=None), now)
+        queries.enqueue(session, rows, [n.destination for n in built], now)
+        added = {(r.watch, r.dedup_key) for r in rows}
+        result.events = [e for e in events if (e.watch, e.dedup_key) in added]
+    for event in result.events:
+        log.info("watch=%s event %s (cadence check)", event.watch, event.kind.value, extra={"job": "cadence"})
+    return pipeline.deliver(config, engine, built, clock, result)
+
+
+def notifiers(config: Config) -> list:
+    """notify.build, except that console alerts become log lines: stdout stays one event per line."""
+    built = notify.build(config)
+    for notifier in built:
+        if notifier.destination == "console" and hasattr(notifier, "stream"):
+            notifier.stream = AlertLog()
+    return built
+
+
+class AlertLog:
+    """A text stream for the console notifier that logs each alert as one INFO line."""
+
+    def write(self, text: str) -> int:
+        text = text.strip()
+        if text:
+            watch = text[1:text.index("]")] if text.startswith("[") and "]" in text else None
+            logging.getLogger("watcher.alert").info("alert: %s", text, extra={"watch": watch})
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _exit(code: int) -> None:
+    """Leave now, without waiting for worker threads; flush the log first so the reason is visible."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    os._exit(code)
+
+
+def run(config: Config, engine: Engine, clock: Clock = utcnow, listeners: Sequence[Listener] = ()) -> int:
+    return Daemon(config, engine, clock, listeners).run()

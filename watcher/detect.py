@@ -125,7 +125,7 @@ def describe(snap: RepoSnapshot) -> dict:
     return {
         "url": snap.url,
         "weights": snap.has_weights,
-        "weight_files": len(snap.weight_files),
+        "weight_files": snap.weight_count or len(snap.weight_files),
         "weight_bytes": snap.weight_bytes,
         "params": snap.params,
         "gated": snap.gated,

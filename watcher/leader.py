@@ -18,6 +18,7 @@ import socket
 from collections.abc import Callable
 from contextlib import ExitStack
 from functools import wraps
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
@@ -26,6 +27,7 @@ from watcher.store.db import safe_url
 from watcher.store.locks import LEADER_KEY, LockBusy, file_lock, is_postgres, lock_file, store_lock
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # libpq keepalives: a leader whose server vanished notices within ~15 s instead of hanging on TCP.
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
@@ -115,15 +117,15 @@ class Leadership:
             except Exception:  # noqa: BLE001
                 pass
 
-    def guard(self, job: Callable[..., None]) -> Callable[..., None]:
-        """The poll job, run only on the leader and never alongside another cycle (e.g. a cron `watcher poll`)."""
+    def guard(self, job: Callable[..., T]) -> Callable[..., T | None]:
+        """A writing job (poll, cadence): only on the leader, never alongside another cycle (a cron `watcher poll`)."""
 
         @wraps(job)
-        def run(*args, **kwargs) -> None:
+        def run(*args, **kwargs):
             if not self.is_leader():
-                return
+                return None
             with store_lock(self.engine):
-                job(*args, **kwargs)
+                return job(*args, **kwargs)
 
         return run
 

@@ -25,6 +25,10 @@ WEIGHT_SUFFIXES = (
 _NOT_WEIGHTS = ("training_args.bin", "optimizer.bin", "scheduler.bin", "rng_state.bin", "tokenizer.bin")
 
 
+MAX_FILES_KEPT = 100
+MAX_ID_LENGTH = 300  # Hub and GitHub names are far shorter; longer is a broken or hostile answer
+
+
 def is_weight_file(path: str) -> bool:
     """True for files that carry model weights, so a placeholder repo (README, config) is not a release."""
     name = path.rsplit("/", 1)[-1].lower()
@@ -46,6 +50,8 @@ class EventKind(str, enum.Enum):
     GATING_CHANGED = "gating_changed"
     RELEASE_PUBLISHED = "release_published"
     OVERDUE = "overdue"
+    SOURCE_FAILING = "source_failing"
+    SOURCE_RECOVERED = "source_recovered"
 
 
 class WatchState(str, enum.Enum):
@@ -75,7 +81,8 @@ class RepoSnapshot:
     sha: str | None = None
     created_at: str | None = None
     last_modified: str | None = None
-    weight_files: tuple[str, ...] = ()
+    weight_files: tuple[str, ...] = ()  # the first MAX_FILES_KEPT names: a 10,000-file repo stays small
+    weight_count: int = 0
     weight_bytes: int | None = None
     params: int | None = None
     releases: tuple[str, ...] = ()  # GitHub release tags, newest first
@@ -88,7 +95,7 @@ class RepoSnapshot:
 
     @property
     def has_weights(self) -> bool:
-        return self.visible and bool(self.weight_files)
+        return self.visible and bool(self.weight_count or self.weight_files)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from watcher import cadence, notify
+from watcher import cadence, notify, source_health
 from watcher.config import Config, Watch
 from watcher.detect import detect
 from watcher.models import Event, EventKind, RepoSnapshot, SourceReport, WatchState
@@ -39,6 +39,7 @@ class CycleResult:
     delivered: int = 0
     pending: int = 0
     delivery_errors: list[str] = field(default_factory=list)
+    health: list = field(default_factory=list)  # source_health.Outcome per (watch, source) polled
 
 
 def covers(watch: Watch, snap: RepoSnapshot) -> bool:
@@ -85,17 +86,18 @@ def overdue_event(watch: Watch, snapshots: dict[str, RepoSnapshot], today: dt.da
 
 
 def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: dict[str, Source] | None = None,
-              notifiers: Sequence[notify.Notifier] | None = None) -> CycleResult:
-    """Poll every watch, store what changed in one transaction, then deliver the outbox."""
+              notifiers: Sequence[notify.Notifier] | None = None, watches: Sequence[Watch] | None = None) -> CycleResult:
+    """Poll every watch (or only `watches`), store what changed in one transaction, then deliver the outbox."""
     started, tick = clock(), time.monotonic()
+    watches = list(watches) if watches is not None else config.watches
     owned = sources is None
     sources = sources if sources is not None else {name: build(config) for name, build in SOURCES.items()}
     notifiers = list(notifiers) if notifiers is not None else notify.build(config)
     try:
         with transaction(engine) as session:
             memory = {w.name: (queries.previous_snapshots(session, w.name), queries.baselined_scopes(session, w.name))
-                      for w in config.watches}
-        reports = {w.name: fetch(w, sources, memory[w.name][0]) for w in config.watches}
+                      for w in watches}
+        reports = {w.name: fetch(w, sources, memory[w.name][0]) for w in watches}
     finally:
         if owned:
             for source in sources.values():
@@ -105,8 +107,9 @@ def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: di
         run = PollRun(started_at=started, errors=[], requests={})
         session.add(run)
         session.flush()
-        for watch in config.watches:
+        for watch in watches:
             _store_watch(session, watch, memory[watch.name], reports[watch.name], run, clock, result, notifiers)
+        source_health.record(session, config, watches, reports, run, clock(), notifiers, result)
         run.finished_at = clock()
         run.errors = result.errors
         run.requests = result.requests

@@ -81,7 +81,7 @@ def _repo(row) -> dict[str, Any]:
         "id": row.repo_id,
         "visible": row.visible,
         "weights": row.has_weights,
-        "weight_files": len(snap.get("weight_files") or []),
+        "weight_files": snap.get("weight_count") or len(snap.get("weight_files") or []),
         "weight_bytes": snap.get("weight_bytes"),
         "params": snap.get("params"),
         "gated": snap.get("gated"),

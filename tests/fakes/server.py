@@ -66,6 +66,7 @@ class Response:
     body: Any = None  # dict/list -> JSON; str/bytes sent as is
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json; charset=utf-8"
+    truncate_to: int | None = None  # announce the full length, send only this many bytes, then hang up
 
     def encoded(self) -> bytes:
         if self.body is None:
@@ -288,8 +289,12 @@ class FakeServer:
             h.send_header("Content-Length", str(len(data)))
             h.end_headers()
             if req.method != "HEAD" and data:
-                h.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
+                h.wfile.write(data if resp.truncate_to is None else data[:resp.truncate_to])
+            if resp.truncate_to is not None:
+                h.wfile.flush()
+                h.close_connection = True
+                h.connection.shutdown(socket.SHUT_RDWR)
+        except (BrokenPipeError, ConnectionResetError, OSError):
             pass
 
 

@@ -43,6 +43,8 @@ def _headline(title: str, events: list[dict]) -> str:
     for kind, words in (
         ("weights_published", "weights published"),
         ("overdue", "overdue"),
+        ("source_failing", "a source keeps failing"),
+        ("source_recovered", "source recovered"),
         ("repo_appeared", "new repos"),
         ("release_published", "new releases"),
         ("repo_hidden", "repos hidden"),
@@ -80,6 +82,10 @@ def _lines(event: dict, source: str | None, repo_id: str | None) -> list[tuple[s
         return [(f"{label} {data.get('tag')}", repo_id, url, "")]
     if kind == "overdue":
         return [("Overdue", None, None, data.get("summary", ""))]
+    if kind == "source_failing":
+        return [("Source failing", None, None, data.get("summary", ""))]
+    if kind == "source_recovered":
+        return [("Source recovered", None, None, data.get("summary", ""))]
     return [(kind.replace("_", " "), repo_id, url, "")]
 
 

@@ -8,7 +8,7 @@ from slack_sdk.webhook import WebhookClient
 
 from watcher.config import SlackSettings
 from watcher.notify import DeliveryError
-from watcher.notify.render import Message, mrkdwn, plain_text
+from watcher.notify.render import Message, escape, mrkdwn, plain_text
 from watcher.redact import redact
 
 # Errors a retry cannot fix; the rest (rate limits, outages) are retried on the next delivery run.
@@ -43,7 +43,7 @@ class SlackNotifier:
     def send(self, message: Message) -> str | None:
         text = mrkdwn(message)
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
-        fallback = plain_text(message)[:3000]
+        fallback = escape(plain_text(message))[:3000]  # Slack parses `text` too: <!here> would ping
         try:
             if self.client is not None:
                 response = self.client.chat_postMessage(

@@ -11,13 +11,15 @@ from github import Auth, Github, GithubException, GithubRetry, UnknownObjectExce
 from github.GithubException import BadCredentialsException, RateLimitExceededException
 
 from watcher.config import GitHubSettings, Watch
-from watcher.models import RepoSnapshot, Source, SourceReport
+from watcher.models import MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport
 from watcher.redact import redact
 from watcher.sources import name_matches
 
 log = logging.getLogger(__name__)
 RELEASES_KEPT = 20
-_API_ERRORS = (GithubException, requests.RequestException, AssertionError, ValueError, KeyError)
+_API_ERRORS = (GithubException, requests.RequestException, AssertionError, ValueError, KeyError, TypeError,
+               AttributeError)
+MAX_LISTED = 20_000  # more repos than any organisation has: a listing past this is a pagination loop
 
 
 class _CappedRetry(GithubRetry):
@@ -73,7 +75,7 @@ class GitHubSource:
             scope = f"gh:org:{org.lower()}"
             try:
                 for repo in self._org_repos(org):
-                    if name_matches(repo.name, spec.include, spec.exclude):
+                    if len(repo.full_name) <= MAX_ID_LENGTH and name_matches(repo.name, spec.include, spec.exclude):
                         found[repo.full_name.lower()] = self._visible(repo, scope, previous, report)
                 report.complete_scopes.add(scope)
             except _API_ERRORS as exc:
@@ -94,10 +96,16 @@ class GitHubSource:
         self.requests += 1
         try:
             owner = self.client.get_organization(login)
-            repos = list(owner.get_repos(type="public", sort="created", direction="desc"))
+            listing = owner.get_repos(type="public", sort="created", direction="desc")
         except UnknownObjectException:
             self.requests += 1
-            repos = list(self.client.get_user(login).get_repos(type="owner"))
+            listing = self.client.get_user(login).get_repos(type="owner")
+        repos, seen = [], set()
+        for repo in listing:
+            if repo.full_name in seen or len(seen) >= MAX_LISTED:
+                raise ValueError(f"pagination does not end (repeats {repo.full_name} after {len(seen)} repos)")
+            seen.add(repo.full_name)
+            repos.append(repo)
         self.requests += max(1, -(-len(repos) // 100))
         return repos
 
@@ -172,4 +180,6 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, requests.exceptions.RetryError):
         return redact(f"gave up after retries: {str(exc).splitlines()[0]}")
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, (TypeError, AttributeError, KeyError)):
+        return redact(f"malformed response ({type(exc).__name__}: {text[:200]})")
     return redact(f"{type(exc).__name__}: {text}")

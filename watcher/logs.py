@@ -1,0 +1,84 @@
+"""Daemon logs: one line per event on stdout, as JSON or text, with the watch and repo as fields.
+
+Log collectors (Docker, Loki, CloudWatch) split on newlines, so a traceback must not become thirty
+"events"; and every line passes through `redact` last, after all fields are filled in, so no token
+can reach the log whatever a library put in its message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import sys
+
+from watcher.redact import redact
+
+FORMATS = ("text", "json")
+FIELDS = ("watch", "source", "repo", "job", "run_id")
+_KEY_VALUE = re.compile(r"\b(watch|source|repo)=([^\s,;]+)")
+_REPO = re.compile(r"\b(?:huggingface|github) (?:author |org )?([\w.-]+/[\w.-]+|[\w.-]+)(?=:)")
+NOISY = ("huggingface_hub", "httpx", "httpx2", "urllib3", "github", "slack_sdk", "apscheduler")
+
+
+def fields(record: logging.LogRecord, message: str) -> dict[str, object]:
+    """Explicit `extra=` fields first, else `watch=x` in the message, else a repo named in a source error."""
+    found: dict[str, object] = {}
+    for key in FIELDS:
+        value = getattr(record, key, None)
+        if value is not None:
+            found[key] = value
+    for key, value in _KEY_VALUE.findall(message):
+        found.setdefault(key, value)
+    if "repo" not in found:
+        match = _REPO.search(message)
+        if match:
+            found["repo"] = match.group(1)
+    return found
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    moment = dt.datetime.fromtimestamp(record.created, dt.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class JsonFormatter(logging.Formatter):
+    """{"ts", "level", "logger", "msg", "watch", "repo", ..., "exc"}: one JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        doc: dict[str, object] = {"ts": _timestamp(record), "level": record.levelname.lower(),
+                                  "logger": record.name, "msg": message}
+        doc.update(fields(record, message))
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return redact(json.dumps(doc, default=str, ensure_ascii=False))
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-11-29T02:10:00.000Z INFO watcher.daemon: message watch=x repo=y`, newlines folded."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        extra = " ".join(f"{k}={v}" for k, v in fields(record, message).items() if f"{k}=" not in message)
+        line = f"{_timestamp(record)} {record.levelname} {record.name}: {message}"
+        if extra:
+            line += f" {extra}"
+        if record.exc_info:
+            line += " | " + self.formatException(record.exc_info)
+        return redact(line.replace("\r", "").replace("\n", " | "))
+
+
+def setup(log_format: str = "text", level: str = "INFO", stream=None) -> None:
+    """Route every logger (ours and the libraries') to one handler on stdout."""
+    from watcher.redact import RedactingFilter
+
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in NOISY:
+        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))

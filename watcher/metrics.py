@@ -1,0 +1,149 @@
+"""Optional Prometheus endpoint (`metrics: {port: 9108}`).
+
+Counters (polls, failures, API requests, events) count what this process did since it started, as
+Prometheus expects; gauges about stored state (deliveries, watch states, last success) are read from
+the database at scrape time, so they are right even just after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import Engine
+
+from watcher import telemetry
+from watcher.config import Config
+from watcher.models import WatchState
+from watcher.pipeline import Clock, CycleResult, utcnow
+from watcher.sources import SOURCES
+
+log = logging.getLogger(__name__)
+
+
+class StoreCollector:
+    """Gauges computed from the database on every scrape (the same numbers `watcher status` shows)."""
+
+    def __init__(self, config: Config, engine: Engine, clock: Clock) -> None:
+        self.config, self.engine, self.clock = config, engine, clock
+
+    def collect(self):
+        from watcher import source_health, status
+        from watcher.store.db import transaction
+
+        up = GaugeMetricFamily("watcher_store_up", "1 when the database could be read for this scrape")
+        try:
+            doc = status.build(self.config, self.engine, self.clock())
+            with transaction(self.engine) as session:
+                health = [(r.watch, r.source, r.last_success_at, r.consecutive_failures)
+                          for r in source_health.rows(session)]
+        except Exception as exc:  # noqa: BLE001 - a scrape reports the failure instead of a 500
+            log.warning("metrics: cannot read the database: %s", type(exc).__name__)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield _gauge("watcher_deliveries_pending", "Alerts waiting in the outbox", [], [([], doc["pending_alerts"])])
+        yield _gauge("watcher_deliveries_failed", "Alerts that failed permanently", [],
+                     [([], doc.get("failed_alerts", 0))])
+        yield _gauge("watcher_watch_state", "1 for the watch's current state", ["watch", "state"],
+                     [([w["name"], s.value], 1 if w["state"] == s.value else 0)
+                      for w in doc["watches"] for s in WatchState])
+        yield _gauge("watcher_watch_days_overdue", "Days past the expected window (0 when not overdue)", ["watch"],
+                     [([w["name"]], w["days_overdue"] or 0) for w in doc["watches"]])
+        yield _gauge("watcher_source_last_success_timestamp_seconds", "Last poll of a source without errors",
+                     ["watch", "source"], [([w, s], t.timestamp()) for w, s, t, _ in health if t])
+        yield _gauge("watcher_source_consecutive_failures", "Failed polls in a row", ["watch", "source"],
+                     [([w, s], n) for w, s, _, n in health])
+
+
+def _gauge(name: str, doc: str, labels: list[str], samples) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, doc, labels=labels)
+    for values, value in samples:
+        family.add_metric(values, value)
+    return family
+
+
+class Metrics:
+    """The registry and the hooks that feed it; `serve()` starts the HTTP endpoint."""
+
+    def __init__(self, config: Config, engine: Engine, clock: Clock = utcnow,
+                 registry: CollectorRegistry | None = None) -> None:
+        self.config = config
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.polls = Counter("watcher_polls", "Polls of a source for one watch", ["source"], registry=r)
+        self.failures = Counter("watcher_poll_failures", "Polls of a source that reported errors", ["source"], registry=r)
+        self.requests = Counter("watcher_api_requests", "HTTP requests to an API by status", ["source", "status"],
+                                registry=r)
+        self.rate_limit = Gauge("watcher_github_rate_limit_remaining", "X-RateLimit-Remaining of the last GitHub answer",
+                                registry=r)
+        self.events = Counter("watcher_events", "Events detected by this process", ["kind"], registry=r)
+        self.cycle_seconds = Gauge("watcher_last_cycle_seconds", "Duration of the last poll cycle", registry=r)
+        for source in SOURCES:  # series exist at 0 from the start, so rate() and alerts work at once
+            self.polls.labels(source)
+            self.failures.labels(source)
+        r.register(StoreCollector(config, engine, clock))
+        self.server = None
+
+    def on_job(self, job: str, outcome: object) -> None:
+        """Daemon listener: every finished job's CycleResult."""
+        if not isinstance(outcome, CycleResult):
+            return
+        for item in outcome.health:
+            self.polls.labels(item.source).inc()
+            if not item.ok:
+                self.failures.labels(item.source).inc()
+        for event in outcome.events:
+            self.events.labels(event.kind.value).inc()
+        if job.startswith("poll"):
+            self.cycle_seconds.set(outcome.seconds)
+
+    def on_response(self, source: str, status: str, headers: Mapping[str, str]) -> None:
+        self.requests.labels(source, status).inc()
+        remaining = headers.get("x-ratelimit-remaining") or headers.get("X-RateLimit-Remaining")
+        if source == "github" and remaining is not None:
+            try:
+                self.rate_limit.set(float(remaining))
+            except ValueError:
+                pass
+
+    def serve(self) -> int:
+        """Listen on metrics.host:port; return the port (0 in the config picks a free one, for tests)."""
+        settings = self.config.metrics
+        telemetry.subscribe(self.on_response)
+        install_github_hook()
+        self.server, _thread = start_http_server(settings.port, addr=settings.host, registry=self.registry)
+        port = self.server.server_address[1]
+        log.info("metrics on http://%s:%d/metrics", settings.host, port)
+        return port
+
+    def close(self) -> None:
+        telemetry.unsubscribe(self.on_response)
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def _github_response(response, *_args, **_kwargs) -> None:
+    telemetry.api_response("github", response.status_code, response.headers)
+
+
+def install_github_hook() -> None:
+    """PyGithub's documented connection-class injection: a `requests` response hook on its sessions."""
+    from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
+
+    class _Http(HTTPRequestsConnectionClass):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.session.hooks["response"].append(_github_response)
+
+    class _Https(HTTPSRequestsConnectionClass):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.session.hooks["response"].append(_github_response)
+
+    Requester.injectConnectionClasses(_Http, _Https)
