@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,10 +86,46 @@ def _app():
     return app
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL server per session. Under CI=true a missing server fails, never skips."""
+    from pg import Cluster, ClusterError
+
+    try:
+        cluster = Cluster().start()
+    except (ClusterError, OSError, subprocess.SubprocessError) as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but no PostgreSQL cluster could be started: {exc}", pytrace=False)
+        pytest.skip(f"no PostgreSQL server binaries here: {exc}")
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def watcher(hub, github, tmp_path):
+def pg_url(pg_cluster):
+    """A fresh, empty PostgreSQL database for one test."""
+    return pg_cluster.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database(request, tmp_path):
+    """Parametrises a test over both back ends; a module opts in with `database_url = any_database`-style override."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'watcher.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """The database the `watcher` fixture uses: SQLite unless a module overrides this fixture."""
+    return f"sqlite:///{tmp_path / 'watcher.db'}"
+
+
+@pytest.fixture
+def watcher(hub, github, tmp_path, database_url):
     github.add_org("QwenLM")  # exists on real GitHub, even before any Qwen 3.7 repo is public
     cfg = base_config(hub.url, github.url, tmp_path / "watcher.db")
+    cfg["database"] = database_url
     return Watcher(tmp_path / "config.yaml", cfg, CliRunner())
 
 

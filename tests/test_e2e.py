@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+
+import pytest
+from sqlalchemy import create_engine, text
 
 from conftest import repo_ids
 
@@ -11,6 +13,12 @@ IN_WINDOW = "2026-07-12T12:00:00Z"
 BEFORE_WINDOW = "2026-06-01T12:00:00Z"
 AFTER_WINDOW = "2026-07-25T12:00:00Z"
 GB = 1_000_000_000
+
+
+@pytest.fixture
+def database_url(any_database):
+    """Every timeline here runs on SQLite and on PostgreSQL."""
+    return any_database
 
 
 def poll_ok(watcher, env=None):
@@ -83,9 +91,15 @@ def test_ten_repo_drop_is_one_message(watcher, hub):
     for name in names:
         assert f"Weights published: {name} (2.0 GB" in out
     assert "New repo, no weights yet" not in out  # appearing with weights is one line per repo
-    db = sqlite3.connect(watcher.config["database"].removeprefix("sqlite:///"))
-    rows = db.execute("select event_ids, status from deliveries order by id").fetchall()
-    assert len(rows) == 2 and rows[-1][1] == "delivered" and len(json.loads(rows[-1][0])) == 21  # 10 repos x 2 + released
+    engine = create_engine(watcher.config["database"])
+    with engine.connect() as db:
+        rows = db.execute(text("select event_ids, status from deliveries order by id")).fetchall()
+    engine.dispose()
+    assert len(rows) == 2 and rows[-1][1] == "delivered" and len(_json(rows[-1][0])) == 21  # 10 repos x 2 + released
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, str) else value  # text on SQLite, decoded JSONB on PostgreSQL
 
 
 def test_third_party_reupload_does_not_match(watcher, hub):

@@ -14,6 +14,12 @@ TOKEN = "xoxb-test-token-123456"
 
 
 @pytest.fixture
+def database_url(any_database):
+    """Delivery through the outbox runs on SQLite and on PostgreSQL."""
+    return any_database
+
+
+@pytest.fixture
 def slack_watcher(watcher, slack):
     watcher.config["slack"] = {"channel": "#open-weights", "api_url": slack.url + "/api/", "timeout": "5s"}
     return watcher

@@ -90,11 +90,13 @@ def poll(ctx: typer.Context) -> None:
     setup_logging("ERROR")
     engine = open_store(cfg)
     from watcher.pipeline import run_cycle
+    from watcher.store.locks import store_lock
 
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
-        result = run_cycle(cfg, engine, clock=now)
+        with store_lock(engine):  # concurrent polls (cron, replicas) take turns: each sees the last one's state
+            result = run_cycle(cfg, engine, clock=now)
     except SQLAlchemyError as exc:
         # Nothing was committed: the next cycle sees the same changes again, so no alert is lost.
         fail(f"database {_safe_url(cfg.database)}: cycle not stored: {_first_line(exc)}", code=1)
@@ -199,7 +201,13 @@ def run(
         except OSError as exc:
             fail(f"metrics.port: cannot listen on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}")
         listeners.append(metrics.on_job)
-    raise typer.Exit(daemon.run(cfg, engine, clock=now, listeners=listeners))
+    from watcher.leader import LeaderError
+
+    try:
+        code = daemon.run(cfg, engine, clock=now, listeners=listeners)
+    except LeaderError as exc:
+        fail(str(exc), 1)
+    raise typer.Exit(code)
 
 
 @app.command("cadence")
@@ -312,3 +320,8 @@ def notify_retry(ctx: typer.Context) -> None:
 
 def main() -> None:
     app(prog_name="watcher")
+
+
+from watcher.cli_db import db_app  # noqa: E402 - the sub-app imports cli lazily, inside its commands
+
+app.add_typer(db_app, name="db")

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 
 from watcher import notify, pipeline
 from watcher.config import Config, Watch
+from watcher.leader import Leadership
 from watcher.pipeline import Clock, utcnow
 from watcher.store import queries
 from watcher.store.db import transaction
@@ -63,6 +64,7 @@ class Daemon:
         self.listeners = list(listeners)
         self.stop = threading.Event()
         self.work = threading.Lock()
+        self.leadership = Leadership(engine).start()  # LeaderError: another daemon owns this SQLite file
         self.scheduler = self.build_scheduler()
 
     def build_scheduler(self) -> BackgroundScheduler:
@@ -108,7 +110,7 @@ class Daemon:
                          extra={"watch": event.watch, "repo": event.repo_id, "source": event.source, "job": job})
             return result
 
-        self._guarded(job, work)
+        self._guarded(job, self.leadership.guard(work))  # only the leader polls; standbys retry each tick
 
     def deliver(self) -> None:
         def work():
@@ -120,7 +122,7 @@ class Daemon:
         self._guarded("deliver", work, blocking=False)
 
     def cadence(self) -> None:
-        self._guarded("cadence", lambda: cadence_check(self.config, self.engine, self.clock))
+        self._guarded("cadence", self.leadership.guard(lambda: cadence_check(self.config, self.engine, self.clock)))
 
     def run(self) -> int:
         """Start the jobs and block until a signal (or `stop`); 0 after a graceful stop."""
@@ -145,6 +147,7 @@ class Daemon:
             _exit(0)
         self.work.release()
         self.scheduler.shutdown(wait=True)
+        self.leadership.release()
         self._record_stop(daemon_id)
         log.info("watcher daemon stopped")
         return 0

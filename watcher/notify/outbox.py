@@ -25,6 +25,7 @@ from watcher.notify import blocks as bk
 from watcher.notify.render import Item, Message, build_message
 from watcher.notify.threads import Parent
 from watcher.redact import redact
+from watcher.store import outbox as store_outbox
 from watcher.store import queries
 from watcher.store.db import transaction
 from watcher.store.tables import Delivery, EventRow, SentMessage
@@ -91,13 +92,18 @@ def deliver(config: Config, engine: Engine, notifiers: Sequence[Any], clock: Clo
 
 
 def _deliver_one(config: Config, engine: Engine, notifier, delivery_id: int, clock: Clock, result) -> bool:
-    """False when the destination should get nothing more this cycle."""
+    """False when the destination should get nothing more this cycle (a failure, or another sender busy)."""
     with transaction(engine) as session:
-        row = session.get(Delivery, delivery_id)
-        if row is None or row.status != queries.PENDING:
-            return True
-        message, watch = build(config, session, row, clock), row.watch
+        claimed = store_outbox.claim(session, [delivery_id])
+    if claimed == store_outbox.BUSY:  # another replica sends it, and the rest of this destination in order
+        result.pending += 1
+        return False
+    if not claimed:
+        return True
     try:
+        with transaction(engine) as session:
+            row = session.get(Delivery, delivery_id)
+            message, watch = build(config, session, row, clock), row.watch
         if message is None:
             ref = None
         elif hasattr(notifier, "deliver"):
@@ -115,11 +121,11 @@ def _deliver_one(config: Config, engine: Engine, notifier, delivery_id: int, clo
 def _delivered(engine: Engine, ids: Sequence[int], ref: str | None, clock: Clock) -> None:
     with transaction(engine) as session:
         for row in session.scalars(select(Delivery).where(Delivery.id.in_(list(ids)))):
-            row.attempts += 1
             row.status = queries.DELIVERED
             row.delivered_at = clock()
             row.external_ref = ref
             row.last_error = None
+        store_outbox.release(session, ids)
 
 
 def _failed(engine: Engine, ids: Sequence[int], destination: str, exc: DeliveryError, result) -> None:
@@ -129,11 +135,11 @@ def _failed(engine: Engine, ids: Sequence[int], destination: str, exc: DeliveryE
         rows = list(session.scalars(select(Delivery).where(Delivery.id.in_(list(ids))).order_by(Delivery.id)))
         changed = any(r.last_error != reason for r in rows)
         for row in rows:
-            row.attempts += 1
             row.last_error = reason
             if exc.permanent:
                 row.status = queries.FAILED
         watch = rows[0].watch if rows else "?"
+        store_outbox.release(session, ids)
     result.delivery_errors.append(f"{destination}: {reason}")
     if exc.permanent:
         result.failed = getattr(result, "failed", 0) + len(ids)
@@ -154,7 +160,7 @@ class Ledger:
             rows = session.scalars(select(SentMessage).where(SentMessage.delivery_id == delivery_id))
             self._sent = {r.part: r.ts or "" for r in rows}
             row = session.get(Delivery, delivery_id)
-            self.retrying = bool(row and row.attempts)  # an earlier attempt may have reached Slack
+            self.retrying = bool(row and row.attempts > 1)  # claimed before: an earlier attempt may have reached Slack
             self._since = row.created_at if row else None
             query = (select(SentMessage.channel).where(SentMessage.destination == destination,
                                                        SentMessage.channel.is_not(None))
@@ -213,6 +219,11 @@ class Ledger:
 
 def _summarise(config: Config, engine: Engine, notifier, ids: list[int], clock: Clock, result) -> bool:
     """One message standing in for a backlog too old to be news; its rows count as delivered."""
+    with transaction(engine) as session:
+        claimed = store_outbox.claim(session, ids)
+    if claimed == store_outbox.BUSY or not claimed:
+        return claimed != store_outbox.BUSY
+    ids = list(claimed)
     ledger = Ledger(engine, ids[0], notifier.destination, "*", clock)
     with transaction(engine) as session:
         rows = list(session.scalars(select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)))

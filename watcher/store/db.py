@@ -12,7 +12,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from watcher.store.tables import Base
 
 
 class StoreError(Exception):
@@ -39,7 +38,10 @@ def _prepare_sqlite_file(database: str | None) -> None:
 
 
 def open_engine(url: str, create: bool = True) -> Engine:
-    """Connect (creating an SQLite file and the schema when asked); raise StoreError on failure."""
+    """Connect (creating an SQLite file and upgrading the schema to the newest migration when asked).
+
+    Raises StoreError on failure. Replicas starting together serialise their migrations on a lock.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -57,12 +59,21 @@ def open_engine(url: str, create: bool = True) -> Engine:
         if is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas)
         if create:
-            Base.metadata.create_all(engine)
+            from watcher.store import migrate  # Alembic loads only where a schema may need creating
+
+            migrate.upgrade(engine)
         return engine
     except StoreError:
         raise
-    except (SQLAlchemyError, OSError, ImportError) as exc:
-        raise StoreError(f"database {safe_url(url)}: {_first_line(exc)}") from None
+    except ImportError as exc:
+        hint = ""
+        if "psycopg2" in str(exc):
+            hint = " (watcher uses psycopg 3: write the URL as postgresql+psycopg://...)"
+        elif "psycopg" in str(exc):
+            hint = " (install the PostgreSQL driver: pip install 'watcher[postgres]')"
+        raise StoreError(f"database {safe_url(url)}: {first_line(exc)}{hint}") from None
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"database {safe_url(url)}: {first_line(exc)}") from None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -76,7 +87,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.close()
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The driver's own message, first line only: what a user needs, without SQL or traceback."""
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 

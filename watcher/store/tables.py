@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -29,8 +30,12 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
+# JSONB on PostgreSQL: binary, comparable (plain json has no `=`, so no DISTINCT/GROUP BY) and indexable.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}
 
 
 class WatchRow(Base):
@@ -103,6 +108,8 @@ class Delivery(Base):
     created_at: Mapped[dt.datetime]
     delivered_at: Mapped[dt.datetime | None]
     external_ref: Mapped[str | None] = mapped_column(String(200))
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # host:pid:nonce of the sender (store/outbox.py)
+    claimed_until: Mapped[dt.datetime | None]
 
 
 class SourceHealth(Base):

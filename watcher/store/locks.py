@@ -1,0 +1,97 @@
+"""Cross-process locks: PostgreSQL advisory locks, or a file lock next to an SQLite file.
+
+Why: several replicas (or cron `watcher poll`s) share one database. Migrations and poll cycles must
+never overlap, and only one daemon may lead. PostgreSQL releases an advisory lock the moment the
+holding session dies (SIGKILL closes its socket), which is what makes failover quick; a file lock
+(`flock`) is released by the kernel the same way when an SQLite daemon dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text
+
+# Fixed 64-bit keys in PostgreSQL's advisory-lock space ("watcher" in ASCII, then a slot number).
+STORE_KEY = 0x7761746368657201  # migrations and poll cycles: one at a time
+LEADER_KEY = 0x7761746368657202  # the daemon that polls
+
+_memory_locks: dict[str, threading.Lock] = {}
+
+
+class LockBusy(Exception):
+    """Someone else holds the lock and the caller asked not to wait."""
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def sqlite_path(engine: Engine) -> Path | None:
+    """The database file, or None for an in-memory database."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).resolve()
+
+
+def lock_file(engine: Engine, suffix: str) -> Path | None:
+    path = sqlite_path(engine)
+    return path.with_name(path.name + suffix) if path else None
+
+
+@contextmanager
+def store_lock(engine: Engine) -> Iterator[None]:
+    """Held for a migration or a whole poll cycle; waits for the holder to finish."""
+    if is_postgres(engine):
+        with _advisory(engine, STORE_KEY) as _conn:
+            yield
+        return
+    path = lock_file(engine, ".cycle.lock")
+    if path is None:
+        with _memory_locks.setdefault(str(engine.url), threading.Lock()):
+            yield
+        return
+    with file_lock(path, wait=True):
+        yield
+
+
+@contextmanager
+def _advisory(engine: Engine, key: int) -> Iterator[Connection]:
+    """A session-level advisory lock on its own connection, released (or the connection dropped) at exit."""
+    conn = engine.connect()
+    try:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        conn.commit()
+        yield conn
+    finally:
+        try:
+            conn.rollback()
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+        except Exception:  # noqa: BLE001 - a dead connection has released its locks already
+            conn.invalidate()
+        conn.close()
+
+
+@contextmanager
+def file_lock(path: Path, wait: bool, note: str | None = None) -> Iterator[int]:
+    """flock on `path` (created 0600). With wait=False raise LockBusy (with the holder's note) at once."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            raise LockBusy(holder) from None
+        if note is not None:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, note.encode(), 0)
+        yield fd
+    finally:
+        os.close(fd)  # closing drops the lock
