@@ -100,3 +100,65 @@ def test_durations(text, seconds):
 def test_missing_file_is_one_line(tmp_path):
     with pytest.raises(config.ConfigError, match="nope.yaml: file not found"):
         config.load(str(tmp_path / "nope.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("    cadence: qwen ", "    cadence: qwn ", "watches[0].cadence: unknown cadence 'qwn' (cadences: qwen)"),
+        ("    basis: flagship ", "    basis: flagships ", "cadences.qwen.basis: Input should be 'flagship' or 'previous_open_weights'"),
+        ("percentiles: {low: 0, high: 100}", "percentiles: {low: 90, high: 10}", "cadences.qwen.percentiles: high (10) is smaller than low (90)"),
+        ("percentiles: {low: 0, high: 100}", "percentiles: {low: 0, high: 101}", "cadences.qwen.percentiles.high: Input should be less than or equal to 100"),
+        ("released: 2024-09-19}", "released: 2024-09-31}", "cadences.qwen.history[0].open_weights[0].released: '2024-09-31' is not a real date"),
+        ("{repo: Qwen/Qwen2.5-72B,", "{repo: Qwen2.5-72B,", "cadences.qwen.history[0].open_weights[0].repo: 'Qwen2.5-72B' is not an owner/name"),
+        ("source: https://github.com/QwenLM/Qwen3\n", "source: github.com/QwenLM/Qwen3\n", "cadences.qwen.history[1].source: 'github.com/QwenLM/Qwen3' is not an http(s) URL"),
+        ("- generation: Qwen3\n", "- generation: Qwen2.5\n", "cadences.qwen: generation 'Qwen2.5' is listed twice"),
+        ("notify: {window_opened: true, remind_every: 7d}", "notify: {window_opend: false}", "watches[0].notify.window_opend: unknown key"),
+        ("remind_every: 7d", "remind_every: weekly", "watches[0].notify.remind_every: 'weekly' is not a duration"),
+    ],
+)
+def test_bad_cadence_config_is_one_line_naming_field(old, new, expected):
+    assert old in GOOD
+    with pytest.raises(config.ConfigError) as info:
+        config.parse(GOOD.replace(old, new, 1), "cfg.yaml")
+    assert "\n" not in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_watch_needs_lag_days_or_cadence():
+    text = GOOD.replace("    lag_days: {min: 51, max: 59}", "    # no lag_days", 1)
+    assert config.parse(text, "c.yaml").watch("qwen3.7").window() == (dt.date(2025, 12, 23), dt.date(2026, 5, 20))
+    text = text.replace("    cadence: qwen ", "    # no cadence ", 1)
+    with pytest.raises(config.ConfigError, match=r"watches\[0\]: a watch needs lag_days or a cadence"):
+        config.parse(text, "c.yaml")
+
+
+def test_cadence_basis_needs_enough_history():
+    one = GOOD[:GOOD.index("      - generation: Qwen3\n")] + GOOD[GOOD.index("watches:\n"):]
+    assert config.parse(one, "c.yaml").cadences["qwen"].history[0].generation == "Qwen2.5"
+    with pytest.raises(config.ConfigError, match=r"cadences.qwen: basis previous_open_weights needs two generations"):
+        config.parse(one.replace("    basis: flagship ", "    basis: previous_open_weights ", 1), "c.yaml")
+
+
+def test_shipped_and_embedded_configs_carry_the_same_history():
+    embedded = config.load(None)
+    assert embedded.cadences == config.parse(GOOD, "config.yaml").cadences
+    assert embedded.watch("qwen3.7").cadence == "qwen" and embedded.watch("qwen3.7").lag_days.min == 51
+
+
+def test_cadence_whose_only_lag_is_the_watch_own_generation_is_a_config_error():
+    text = """
+cadences:
+  fam:
+    history:
+      - generation: G1
+        flagship: {name: G1-Max, released: 2026-01-01}
+        open_weights: [{repo: o/G1-7B, released: 2026-02-01}]
+watches:
+  - name: g1
+    flagship: {name: G1-Max, released: 2026-01-01}
+    cadence: fam
+    huggingface: {authors: [o]}
+"""
+    with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: cadence fam: no lags on basis flagship"):
+        config.parse(text, "c.yaml")

@@ -66,6 +66,7 @@ def test_baseline_then_placeholder_then_weights(watcher, hub, github):
 
     poll_ok(watcher, env)  # nothing changed: nothing new
     assert event_kinds(watcher) == [
+        ("released", "Qwen/Qwen3.7-27B"),  # the watch's first weights close the cadence loop
         ("weights_published", "Qwen/Qwen3.7-27B"),
         ("repo_appeared", "Qwen/Qwen3.7-27B"),
         ("watch_started", None),
@@ -94,7 +95,7 @@ def test_ten_repo_drop_is_one_message(watcher, hub):
     with engine.connect() as db:
         rows = db.execute(text("select event_ids, status from deliveries order by id")).fetchall()
     engine.dispose()
-    assert len(rows) == 2 and rows[-1][1] == "delivered" and len(_json(rows[-1][0])) == 20
+    assert len(rows) == 2 and rows[-1][1] == "delivered" and len(_json(rows[-1][0])) == 21  # 10 repos x 2 + released
 
 
 def _json(value):

@@ -94,6 +94,7 @@ def test_concurrent_cron_polls_alert_once(slack_watcher, hub, slack, database_ur
     with engine.connect() as conn:
         events = conn.execute(text("select kind, repo_id from events order by id")).fetchall()
         runs = conn.execute(text("select count(*) from poll_runs where finished_at is not null")).scalar()
-    assert len(events) == len(set(events)) == 5  # started, then appeared + weights for each repo, once
+    assert len(events) == len(set(events)) == 6  # started, appeared + weights for each repo, released: once
     assert [kind for kind, _ in events].count("weights_published") == 2
+    assert [kind for kind, _ in events].count("released") == 1
     assert runs == 6  # every poll ran its cycle, one after the other

@@ -210,6 +210,56 @@ def run(
     raise typer.Exit(code)
 
 
+@app.command("cadence")
+def cadence_cmd(
+    ctx: typer.Context,
+    watch: Annotated[Optional[str], typer.Argument(help="Watch name (default: the first watch with a cadence).")] = None,
+    plot: Annotated[Optional[str], typer.Option("--plot", help="Also draw a timeline chart into this PNG file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Show a watch's release history (lags on both bases), its expected window, and today's place in it."""
+    cfg = load_config(ctx)
+    from watcher import cadence_report
+
+    try:
+        chosen = cadence_report.pick_watch(cfg, watch)
+    except KeyError:
+        fail(f"unknown watch {watch!r} (watches: {', '.join(w.name for w in cfg.watches)})")
+    today = now().date()
+    doc = cadence_report.report(chosen, today, _released(cfg, chosen.name))
+    if plot:
+        from pathlib import Path
+
+        from watcher import plot as plot_mod
+
+        try:
+            plot_mod.render(cadence_report.plot_data(chosen, today), Path(plot))
+        except OSError as exc:
+            fail(f"--plot {plot}: cannot write: {exc.strerror or exc}", code=1)
+        doc["plot"] = plot
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    cadence_report.print_report(doc)
+    if plot:
+        typer.echo(f"chart written to {plot}")
+
+
+def _released(cfg, watch: str) -> bool | None:
+    """Whether open weights were seen, from the database if there is one; None when nothing was polled yet."""
+    from watcher.store import queries
+    from watcher.store.db import StoreError, open_engine, transaction
+
+    try:
+        engine = open_engine(cfg.database, create=False)
+        with transaction(engine) as session:
+            if queries.watch_row(session, watch) is None:
+                return None
+            return any(r.has_weights and r.source == "huggingface" for r in queries.repos_of(session, watch))
+    except (StoreError, Exception):  # noqa: BLE001 - no database yet is normal here: the history still shows
+        return None
+
+
 @app.command("check-config")
 def check_config(ctx: typer.Context) -> None:
     """Validate the config and print what would be watched."""

@@ -7,7 +7,7 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -153,13 +154,98 @@ class GitHubWatch(Strict):
     _ids = field_validator("repos")(_repo_ids)
 
 
+class OpenWeight(Strict):
+    repo: str = Field(min_length=1)
+    released: Date
+
+    @field_validator("repo")
+    @classmethod
+    def _repo(cls, value: str) -> str:
+        return _repo_ids([value])[0]
+
+
+class Generation(Strict):
+    """One generation of a model family: when its flagship and its open weights came out, and where that is written."""
+
+    generation: str = Field(min_length=1)
+    flagship: Flagship | None = None
+    open_weights: list[OpenWeight] = []
+    source: list[str] = []
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _sources(cls, value: Any) -> Any:
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list):
+            return values  # pydantic names the wrong type
+        for url in values:
+            if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return values
+
+    @model_validator(mode="after")
+    def _dated(self) -> Generation:
+        if self.flagship is None and not self.open_weights:
+            raise ValueError(f"generation {self.generation!r} needs a flagship or open_weights")
+        return self
+
+
+class Percentiles(Strict):
+    """Which part of the history's lags makes the window; 0..100 is min..max."""
+
+    low: float = Field(default=0, ge=0, le=100)
+    high: float = Field(default=100, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Percentiles:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high:g}) is smaller than low ({self.low:g})")
+        return self
+
+
+class Cadence(Strict):
+    """A family's release history; a watch that names it gets its window from these lags."""
+
+    basis: Literal["flagship", "previous_open_weights"] = "flagship"
+    percentiles: Percentiles = Percentiles()
+    history: list[Generation] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _usable(self) -> Cadence:
+        names = [g.generation for g in self.history]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"generation {name!r} is listed twice")
+        with_weights = [g for g in self.history if g.open_weights]
+        if self.basis == "flagship" and not any(g.flagship for g in with_weights):
+            raise ValueError("basis flagship needs a generation with both a flagship and open_weights")
+        if self.basis == "previous_open_weights" and len(with_weights) < 2:
+            raise ValueError("basis previous_open_weights needs two generations with open_weights")
+        return self
+
+
+class WatchNotify(Strict):
+    """Cadence alerts of one watch: the window opening, and how often to remind while overdue (never/0 = no reminders)."""
+
+    window_opened: bool = True
+    remind_every: Wait = dt.timedelta(days=7)
+
+    @field_validator("remind_every", mode="before")
+    @classmethod
+    def _never(cls, value: Any) -> Any:
+        return 0 if value is False or str(value).strip().lower() in ("never", "off", "0") else value
+
+
 class Watch(Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     title: str = ""
     flagship: Flagship
-    lag_days: LagDays
+    lag_days: LagDays | None = None  # explicit window; wins over the cadence's
+    cadence: str | None = None  # name of a `cadences:` entry
+    notify: WatchNotify = WatchNotify()
     huggingface: HubWatch | None = None
     github: GitHubWatch | None = None
+    _cadences: dict[str, Cadence] = PrivateAttr(default_factory=dict)
     poll_interval: Duration | None = None  # overrides schedule.poll_interval for this watch
 
     @model_validator(mode="after")
@@ -167,18 +253,28 @@ class Watch(Strict):
         hub, gh = self.huggingface, self.github
         if not (hub and (hub.authors or hub.repos)) and not (gh and (gh.repos or gh.orgs)):
             raise ValueError("a watch needs huggingface authors/repos or github repos/orgs")
+        if self.lag_days is None and self.cadence is None:
+            raise ValueError("a watch needs lag_days or a cadence to know when to expect open weights")
         return self
 
     @property
     def display_title(self) -> str:
         return self.title or self.name
 
+    @property
+    def history(self) -> Cadence | None:
+        """The cadence this watch names, linked by Config at load time."""
+        return self._cadences.get(self.cadence) if self.cadence else None
+
+    def expected(self):
+        """The one expected window every caller uses (see cadence.expected_window)."""
+        from watcher import cadence
+
+        return cadence.expected_window(self, self._cadences)
+
     def window(self) -> tuple[dt.date, dt.date]:
-        released = self.flagship.released
-        return (
-            released + dt.timedelta(days=self.lag_days.min),
-            released + dt.timedelta(days=self.lag_days.max),
-        )
+        found = self.expected()
+        return found.start, found.end
 
 
 class ApiSettings(Strict):
@@ -294,6 +390,7 @@ class Config(Strict):
     github: GitHubSettings = GitHubSettings()
     slack: SlackSettings | None = None
     schedule: Schedule = Schedule()
+    cadences: dict[str, Cadence] = {}
     metrics: Metrics | None = None
     watches: list[Watch] = Field(min_length=1)
     source_path: str = Field(default="", exclude=True)
@@ -305,6 +402,14 @@ class Config(Strict):
             raise ValueError(f"{value!r} is not a database URL such as sqlite:///watcher.db")
         return value
 
+    @field_validator("cadences")
+    @classmethod
+    def _cadence_names(cls, value: dict[str, Cadence]) -> dict[str, Cadence]:
+        for name in value:
+            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name):
+                raise ValueError(f"{name!r} is not a cadence name (letters, digits, . _ -)")
+        return value
+
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
         seen: set[str] = set()
@@ -312,6 +417,8 @@ class Config(Strict):
             if watch.name in seen:
                 raise ValueError(f"watch name {watch.name!r} is used twice")
             seen.add(watch.name)
+        for watch in self.watches:
+            watch._cadences = self.cadences  # unknown names are reported by check_cadences
         return self
 
     def watch(self, name: str) -> Watch:
@@ -337,7 +444,8 @@ def _field_path(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         elif not str(part).startswith(("function-", "function_")):
-            out += f".{part}" if out else str(part)
+            text = str(part) if str(part).isprintable() and str(part).strip() else repr(str(part))  # one line
+            out += f".{text}" if out else text
     return out or "(top level)"
 
 
@@ -383,7 +491,21 @@ def parse(text: str, source: str) -> Config:
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
+    check_cadences(config, source)
     return config.model_copy(update={"source_path": source})
+
+
+def check_cadences(config: Config, source: str) -> None:
+    """A watch naming a cadence that is not defined is a config error on that field."""
+    for index, watch in enumerate(config.watches):
+        if watch.cadence is not None and watch.cadence not in config.cadences:
+            known = ", ".join(sorted(config.cadences)) or "none defined"
+            raise ConfigError(f"{source}: watches[{index}].cadence: unknown cadence {watch.cadence!r} "
+                              f"(cadences: {known})")
+        try:
+            watch.expected()
+        except ValueError as exc:  # cadence.CadenceError: e.g. the only usable generation is the watch's own
+            raise ConfigError(f"{source}: watches[{index}].cadence: {exc}") from None
 
 
 def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:

@@ -187,7 +187,7 @@ class Daemon:
 def cadence_check(config: Config, engine: Engine, clock: Clock = utcnow) -> pipeline.CycleResult:
     """Re-evaluate every watch's window against stored snapshots (no API calls), then deliver.
 
-    A watch whose sources are all failing still gets its `overdue` alert on the right day.
+    A watch whose sources are all failing still gets its window/overdue alerts and reminders on the right day.
     """
     result = pipeline.CycleResult(0, 0.0)
     built = notifiers(config)
@@ -197,9 +197,8 @@ def cadence_check(config: Config, engine: Engine, clock: Clock = utcnow) -> pipe
         for watch in config.watches:
             if not queries.baselined_scopes(session, watch.name):
                 continue  # never polled: the first cycle decides, with its baseline
-            event = pipeline.overdue_event(watch, queries.previous_snapshots(session, watch.name), now.date())
-            if event is not None:
-                events.append(event)
+            snapshots = queries.previous_snapshots(session, watch.name)
+            events.extend(pipeline.cadence_alerts(session, watch, snapshots, now, []))  # opened/overdue/reminders
         rows = queries.record_events(session, events, SimpleNamespace(id=None), now)
         queries.enqueue(session, rows, [n.destination for n in built], now)
         added = {(r.watch, r.dedup_key) for r in rows}

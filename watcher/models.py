@@ -50,6 +50,9 @@ class EventKind(str, enum.Enum):
     GATING_CHANGED = "gating_changed"
     RELEASE_PUBLISHED = "release_published"
     OVERDUE = "overdue"
+    WINDOW_OPENED = "window_opened"
+    REMINDER = "reminder"  # threads quietly under the first overdue alert in Slack (notify/threads.py)
+    RELEASED = "released"
     SOURCE_FAILING = "source_failing"
     SOURCE_RECOVERED = "source_recovered"
 

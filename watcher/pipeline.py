@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from watcher import cadence, notify, polling, source_health
+from watcher import alerts, notify, polling, source_health
 from watcher.config import Config, Watch
 from watcher.detect import detect
-from watcher.models import Event, EventKind, RepoSnapshot, SourceReport, WatchState
+from watcher.models import Event, RepoSnapshot, SourceReport
 from watcher.notify import outbox
 from watcher.notify.outbox import context_line  # noqa: F401 - re-exported for callers of the old home
 from watcher.redact import redact
@@ -72,20 +72,13 @@ def fetch(watch: Watch, sources: dict[str, Source], previous: dict[str, RepoSnap
     return reports
 
 
-def overdue_event(watch: Watch, snapshots: dict[str, RepoSnapshot], today: dt.date) -> Event | None:
-    start, end = watch.window()
+def cadence_alerts(session, watch: Watch, snapshots: dict[str, RepoSnapshot], now: dt.datetime,
+                   new: list[Event]) -> list[Event]:
+    """Window opened / overdue / reminders / released, timed from the events table (restart-safe)."""
     released = any(s.source == "huggingface" and s.has_weights for s in snapshots.values())
-    pos = cadence.position(today, start, end, released)
-    if pos.state is not WatchState.OVERDUE:
-        return None
-    summary = (
-        f"expected {start.isoformat()} to {end.isoformat()} "
-        f"({watch.lag_days.min} to {watch.lag_days.max} days after {watch.flagship.name}); "
-        f"{pos.days_overdue} day(s) late, no open weights yet"
-    )
-    data = {"window_start": start.isoformat(), "window_end": end.isoformat(),
-            "days_overdue": pos.days_overdue, "summary": summary}
-    return Event(watch.name, EventKind.OVERDUE, f"overdue:{end.isoformat()}", data=data)
+    rows = queries.events_of_kinds(session, watch.name, [k.value for k in alerts.HISTORY_KINDS])
+    past = [alerts.Past(r.kind, r.dedup_key, r.created_at, r.data or {}) for r in rows]
+    return alerts.cadence_events(watch, watch.expected(), now, released, past, new)
 
 
 def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: dict[str, Source] | None = None,
@@ -135,9 +128,7 @@ def _store_watch(session, watch: Watch, memory, reports, run, clock, result, not
     detection = detect(watch.name, previous, reports, baselined)
     events = list(detection.events)
     if detection.baselined_scopes:
-        overdue = overdue_event(watch, detection.snapshots, clock().date())
-        if overdue is not None:
-            events.append(overdue)
+        events.extend(cadence_alerts(session, watch, detection.snapshots, clock(), events))
     now = clock()
     queries.save_snapshots(session, watch.name, detection.snapshots.values(), detection.baselined_scopes, now)
     rows = queries.record_events(session, events, run, now)

@@ -62,14 +62,18 @@ def _watch(session, watch, today: dt.date, counts) -> dict[str, Any]:
     rows = queries.repos_of(session, watch.name)
     memory = queries.watch_row(session, watch.name)
     released = any(r.has_weights and r.source == "huggingface" for r in rows)
-    start, end = watch.window()
-    position = cadence.position(today, start, end, released)
+    window = watch.expected()
+    position = window.position(today, released)
     return {
         "name": watch.name,
         "title": watch.display_title,
         "flagship": {"name": watch.flagship.name, "released": watch.flagship.released.isoformat()},
-        "lag_days": {"min": watch.lag_days.min, "max": watch.lag_days.max},
+        "lag_days": {"min": watch.lag_days.min, "max": watch.lag_days.max} if watch.lag_days else None,
         **position.to_dict(),
+        "basis": window.basis,
+        "window_source": window.source_label,
+        "window": window.to_dict(),
+        "history_windows": _history_windows(watch),
         "last_poll_at": _iso(memory.last_poll_at) if memory else None,
         "pending_alerts": counts.get((watch.name, queries.PENDING), 0),
         "repos": [_repo(r) for r in rows],
@@ -94,3 +98,16 @@ def _repo(row) -> dict[str, Any]:
         "latest_release": (snap.get("releases") or snap.get("tags") or [None])[0],
         "url": snap.get("url"),
     }
+
+
+def _history_windows(watch) -> dict[str, Any]:
+    """What the watch's cadence history predicts on each basis, shown beside an explicit window."""
+    if watch.history is None:
+        return {}
+    out: dict[str, Any] = {}
+    for basis in cadence.BASES:
+        try:
+            out[basis] = cadence.history_window(watch, watch.history, watch.cadence, basis).to_dict()
+        except cadence.CadenceError as exc:
+            out[basis] = {"error": str(exc)}
+    return out

@@ -49,6 +49,18 @@ def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
                       f"{item.get('last_error') or 'not tried yet'} ({item['attempts']} attempt(s))", highlight=False)
     for watch in doc["watches"]:
         console.print(_watch_table(watch))
+        if watch.get("window"):
+            console.print(_window_line(watch), highlight=False)
+
+
+def _window_line(watch: dict[str, Any]) -> str:
+    """Why the window is where it is: basis, source, and what the history says when lag_days override it."""
+    window = watch["window"]
+    text = (f"  {watch['name']} window {window['start']} to {window['end']}, most likely {window['median']}; "
+            f"basis {watch['basis']}, from {watch['window_source']}")
+    others = [f"{basis} {w['start']} to {w['end']}" for basis, w in (watch.get("history_windows") or {}).items()
+              if "start" in w and (w["start"], w["end"]) != (window["start"], window["end"])]
+    return text + (f"; history says: {'; '.join(others)}" if others else "")
 
 
 def _budget_line(source: str, b: dict[str, Any]) -> str:

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from watcher import cadence
 from watcher.config import Config, Watch
 from watcher.models import WatchState
 from watcher.notify import DeliveryError
@@ -277,10 +276,9 @@ def build(config: Config, session, row: Delivery, clock: Clock) -> Message | Non
 
 
 def context_line(watch: Watch, today: dt.date, released: bool) -> str:
-    start, end = watch.window()
-    pos = cadence.position(today, start, end, released)
-    text = (f"Expected {start.isoformat()} to {end.isoformat()} ({watch.lag_days.min}-{watch.lag_days.max} days "
-            f"after {watch.flagship.name} on {watch.flagship.released.isoformat()})")
+    win = watch.expected()  # the one window (cadence.expected_window): explicit lag_days or the history's
+    pos = win.position(today, released)
+    text = f"Expected {win.start.isoformat()} to {win.end.isoformat()} ({win.describe()}; {win.source_label})"
     text += f"; day {(today - watch.flagship.released).days}"
     if pos.state is WatchState.RELEASED:
         text += ", open weights are out"

@@ -77,6 +77,7 @@ def _headline(title: str, events: list[dict]) -> str:
     public = any(e["kind"] == "repo_appeared" and (e.get("data") or {}).get("was_hidden_status") for e in events)
     for kind, words in (
         ("weights_published", "weights published"),
+        ("released", "released"),
         ("overdue", "overdue"),
         ("reminder", "still overdue (reminder)"),
         ("window_opened", "release window opened"),
@@ -119,6 +120,8 @@ def _lines(event: dict, source: str | None, repo_id: str | None) -> list[tuple[s
         return [(f"{label} {data.get('tag')}", repo_id, url, "")]
     if kind == "overdue":
         return [("Overdue", None, None, data.get("summary", ""))]
+    if kind == "released":  # a line about the watch (no repo column): the repo's own state stays "weights published"
+        return [("Released", None, None, data.get("summary", ""))]
     return [(kind.replace("_", " ").capitalize(), repo_id, url, str(data.get("summary") or ""))]
 
 

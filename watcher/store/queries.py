@@ -168,3 +168,9 @@ def recent_events(session: Session, limit: int, watch: str | None = None) -> lis
 def has_event(session: Session, watch: str, dedup_key: str) -> bool:
     query = select(EventRow.id).where(EventRow.watch == watch, EventRow.dedup_key == dedup_key)
     return session.scalars(query).first() is not None
+
+
+def events_of_kinds(session: Session, watch: str, kinds: Sequence[str]) -> list[EventRow]:
+    """A watch's past events of these kinds, oldest first: reminder timing is derived from them, not memory."""
+    query = select(EventRow).where(EventRow.watch == watch, EventRow.kind.in_(list(kinds))).order_by(EventRow.id)
+    return list(session.scalars(query))

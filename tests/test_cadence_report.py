@@ -1,0 +1,130 @@
+"""`watcher cadence`: the table and --json follow the config; --plot writes a real PNG whose data is the config's."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from watcher import cadence_report, config
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_TEXT = (ROOT / "config.yaml").read_text()
+NOW = {"WATCHER_NOW": "2026-11-29T12:00:00Z"}
+
+
+@pytest.fixture
+def cad(watcher):
+    """The test watch with the shipped Qwen history attached."""
+    shipped = yaml.safe_load(SHIPPED_TEXT)
+    watcher.config["cadences"] = shipped["cadences"]
+    watcher.config["watches"][0]["cadence"] = "qwen"
+    return watcher
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and data.endswith(b"IEND\xaeB`\x82")
+    return struct.unpack(">II", data[16:24])
+
+
+def test_table_shows_history_lags_windows_and_today(cad):
+    result = cad("cadence", env=NOW)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for text in ("Qwen2.5-Max", "2025-01-28", "Qwen/Qwen3.6-35B-A3B", "2026-04-16", "-131", "-148",
+                 "+293 (from Qwen3)", "+59 (from Qwen3.5)", "https://github.com/QwenLM/Qwen3.5"):
+        assert text in out
+    assert "Window for qwen3.7: 2026-07-10 to 2026-07-18, most likely 2026-07-14" in out
+    assert "basis flagship, from explicit lag_days" in out
+    assert "history on basis flagship: 2025-12-23 to 2026-05-20" in out
+    assert "history on basis previous_open_weights: 2026-06-14 to 2027-02-03, most likely 2026-11-24" in out
+    assert "Today 2026-11-29: overdue - 134 day(s) after the window closed (no poll yet" in out
+
+
+def test_json_follows_config_and_database(cad, hub):
+    doc = json.loads(cad("cadence", "qwen3.7", "--json", env=NOW).stdout)
+    rows = {r["generation"]: r for r in doc["history"]}
+    assert rows["Qwen3.5"]["lag_from_flagship"] == 0 and rows["Qwen3.5"]["lag_from_previous_open_weights"] == 293
+    assert [w["lag_from_flagship"] for w in rows["Qwen3.6"]["open_weights"]] == [-4, 2]
+    assert doc["history_windows"]["previous_open_weights"]["samples"] == [222, 293, 59]
+    assert doc["released"] is None and doc["state"] == "overdue"
+    hub.add_model("Qwen/Qwen3.7-27B", {"model.safetensors": 1})
+    assert cad("poll").exit_code == 0
+    doc = json.loads(cad("cadence", "--json", env=NOW).stdout)
+    assert doc["released"] is True and doc["state"] == "released"
+    cad.config["cadences"]["qwen"]["history"][2]["flagship"]["released"] = "2026-02-10"  # Qwen3.5-Plus
+    doc = json.loads(cad("cadence", "--json", env=NOW).stdout)
+    assert {r["generation"]: r for r in doc["history"]}["Qwen3.5"]["lag_from_flagship"] == 6
+
+
+def test_unknown_watch_is_one_line(cad):
+    result = cad("cadence", "nope")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "watcher: unknown watch 'nope' (watches: qwen3.7)"
+
+
+def test_watch_without_history_prints_its_explicit_window(watcher):
+    out = watcher("cadence", env=NOW).stdout
+    assert "qwen3.7 names no cadence history" in out and "2026-07-10 to 2026-07-18" in out
+
+
+def test_plot_is_a_png_of_sensible_size_and_draws_the_config(cad, tmp_path):
+    out = tmp_path / "cadence.png"
+    result = cad("cadence", "--plot", str(out), env=NOW)
+    assert result.exit_code == 0, result.output
+    assert f"chart written to {out}" in result.stdout
+    width, height = png_size(out)
+    assert 1000 <= width <= 2000 and 500 <= height <= 1500
+    assert 30_000 < out.stat().st_size < 2_000_000
+    first = out.read_bytes()
+    cad.config["cadences"]["qwen"]["history"][0]["flagship"]["released"] = "2025-03-28"  # move Qwen2.5-Max
+    assert cad("cadence", "--plot", str(out), env=NOW).exit_code == 0
+    assert out.read_bytes() != first
+
+
+def test_plot_data_comes_from_the_config():
+    cfg = config.parse(SHIPPED_TEXT, "config.yaml")
+    data = cadence_report.plot_data(cfg.watch("qwen3.7"), config.dt.date(2026, 11, 29))
+    assert [r.label for r in data.rows] == ["Qwen2.5", "Qwen3", "Qwen3.5", "Qwen3.6", "qwen3.7 (watched)"]
+    assert data.rows[3].flagship == ("Qwen3.6-Max-Preview", config.dt.date(2026, 4, 20))
+    assert [day.isoformat() for _, day in data.rows[3].open_weights] == ["2026-04-16", "2026-04-22"]
+    assert data.rows[1].note == "-148 d"
+    assert [w.isoformat() for w in data.window] == ["2026-07-10", "2026-07-18", "2026-07-14"]
+    assert [(label, s.isoformat(), e.isoformat()) for label, s, e in data.other_windows] == [
+        ("history, basis flagship", "2025-12-23", "2026-05-20"),
+        ("history, basis previous_open_weights", "2026-06-14", "2027-02-03")]
+    moved = config.parse(SHIPPED_TEXT.replace("{repo: Qwen/Qwen3.6-35B-A3B, released: 2026-04-16}",
+                                              "{repo: Qwen/Qwen3.6-35B-A3B, released: 2026-04-18}"), "c.yaml")
+    data = cadence_report.plot_data(moved.watch("qwen3.7"), config.dt.date(2026, 11, 29))
+    assert data.rows[3].open_weights[0][1] == config.dt.date(2026, 4, 18) and data.rows[3].note == "-2 d"
+    # the anchor moves 2 days and the shortest lag (Qwen3.5 -> Qwen3.6) grows by 2: the window starts 4 days later
+    assert data.other_windows[1][1:] == (config.dt.date(2026, 6, 18), config.dt.date(2027, 2, 5))
+
+
+def test_plot_to_unwritable_path_is_one_line(cad, tmp_path):
+    result = cad("cadence", "--plot", str(tmp_path / "missing-dir" / "x.png"), env=NOW)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("watcher: --plot ") and result.stderr.count("\n") == 1
+
+
+def test_only_the_plot_loads_matplotlib(cad, tmp_path):
+    """status and the plain table stay light; matplotlib is imported by --plot alone."""
+    cad.save()
+
+    def imported(*args: str) -> set[str]:
+        env = {**os.environ, **NOW, "PYTHONPROFILEIMPORTTIME": "1"}
+        result = subprocess.run([sys.executable, "-m", "watcher", "--config", str(cad.path), *args],
+                                env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
+
+    assert "matplotlib" not in imported("status")
+    assert "matplotlib" not in imported("cadence")
+    assert "matplotlib" in imported("cadence", "--plot", str(tmp_path / "c.png"))
