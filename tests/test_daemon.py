@@ -164,7 +164,7 @@ def test_cycle_longer_than_shutdown_timeout_is_abandoned_whole(watcher, hub, tmp
 
 
 def test_second_signal_exits_at_once(watcher, hub, tmp_path):
-    hub.latency = 3
+    hub.latency = 10  # the running cycle would hold a graceful exit for ~10 s
     with _daemon(watcher, tmp_path, shutdown_timeout="30s", poll_interval="1h") as proc:
         wait_for(lambda: hub.requests)
         proc.signal(signal.SIGTERM)
@@ -173,5 +173,5 @@ def test_second_signal_exits_at_once(watcher, hub, tmp_path):
         started = time.monotonic()
         code, out = proc.finish()
     assert code == 128 + signal.SIGINT, out
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # generous for a loaded machine, far below the cycle's 10 s
     assert "received SIGINT again: exiting now" in out
