@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
-from helpers import base_config
-from watcher.notify.render import build_message, escape, mrkdwn, plain_text
+from watcher.notify.render import build_message, escape, plain_text
 
 GB = 1_000_000_000
 TOKEN = "xoxb-test-token-123456"
@@ -129,8 +127,8 @@ def test_render_escapes_and_groups_by_repo():
     message = build_message("w", "Title & co", events, "ctx")
     text = plain_text(message)
     assert "New repo" not in text and "Weights published: Q/A-FP8 (5.0 GB, 7.6B params, FP8)" in text
-    assert "*Title &amp; co: weights published*" in mrkdwn(message)
-    assert "Q/&lt;b&gt;" in mrkdwn(message)
+    assert message.headline == "Title & co: weights published"
+    assert [i.repo for i in message.items] == ["Q/A-FP8", "Q/<b>"]
     assert escape("a<b>&c") == "a&lt;b&gt;&amp;c"
 
 

@@ -17,13 +17,13 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from types import SimpleNamespace
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from watcher import notify, pipeline
+from watcher.notify import outbox
 from watcher.config import Config, Watch
 from watcher.leader import Leadership
 from watcher.pipeline import Clock, utcnow
@@ -199,10 +199,7 @@ def cadence_check(config: Config, engine: Engine, clock: Clock = utcnow) -> pipe
                 continue  # never polled: the first cycle decides, with its baseline
             snapshots = queries.previous_snapshots(session, watch.name)
             events.extend(pipeline.cadence_alerts(session, watch, snapshots, now, []))  # opened/overdue/reminders
-        rows = queries.record_events(session, events, SimpleNamespace(id=None), now)
-        queries.enqueue(session, rows, [n.destination for n in built], now)
-        added = {(r.watch, r.dedup_key) for r in rows}
-        result.events = [e for e in events if (e.watch, e.dedup_key) in added]
+        result.events = outbox.record(session, events, None, built, now)
     for event in result.events:
         log.info("watch=%s event %s (cadence check)", event.watch, event.kind.value, extra={"job": "cadence"})
     return pipeline.deliver(config, engine, built, clock, result)

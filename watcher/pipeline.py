@@ -15,7 +15,6 @@ from watcher.config import Config, Watch
 from watcher.detect import detect
 from watcher.models import Event, RepoSnapshot, SourceReport
 from watcher.notify import outbox
-from watcher.notify.outbox import context_line  # noqa: F401 - re-exported for callers of the old home
 from watcher.redact import redact
 from watcher.sources import SOURCES, Source, name_matches
 from watcher.store import queries
@@ -131,9 +130,7 @@ def _store_watch(session, watch: Watch, memory, reports, run, clock, result, not
         events.extend(cadence_alerts(session, watch, detection.snapshots, clock(), events))
     now = clock()
     queries.save_snapshots(session, watch.name, detection.snapshots.values(), detection.baselined_scopes, now)
-    rows = queries.record_events(session, events, run, now)
-    outbox.enqueue(session, rows, notifiers, now)
-    result.events.extend(e for e in events if e.dedup_key in {r.dedup_key for r in rows})
+    result.events.extend(outbox.record(session, events, run.id, notifiers, now))
     for report in reports:
         result.errors.extend(report.errors)
         result.requests[report.source] = result.requests.get(report.source, 0) + report.requests

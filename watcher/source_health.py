@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from watcher.config import Config, Watch
 from watcher.models import Event, EventKind, SourceReport
-from watcher.store import queries
+from watcher.notify import outbox
 from watcher.store.tables import SourceHealth
 
 log = logging.getLogger(__name__)
@@ -100,10 +100,7 @@ def record(session: Session, config: Config, watches: Sequence[Watch], reports: 
                 events.append(event)
     if not events:
         return
-    rows = queries.record_events(session, events, run, now)
-    queries.enqueue(session, rows, [n.destination for n in notifiers], now)
-    keys = {(r.watch, r.dedup_key) for r in rows}
-    result.events.extend(e for e in events if (e.watch, e.dedup_key) in keys)
+    result.events.extend(outbox.record(session, events, run.id, notifiers, now))
 
 
 def rows(session: Session) -> list[SourceHealth]:

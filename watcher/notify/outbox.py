@@ -44,6 +44,15 @@ class Report:
     delivery_errors: list[str] = field(default_factory=list)
 
 
+def record(session, events: Sequence[Any], run_id: int | None, notifiers: Sequence[Any], now: dt.datetime) -> list:
+    """Store the events whose dedup key is new and queue them for every destination whose route takes
+    them, in the caller's transaction; return the events that were new."""
+    rows = queries.record_events(session, events, run_id, now)
+    enqueue(session, rows, notifiers, now)
+    added = {(r.watch, r.dedup_key) for r in rows}
+    return [e for e in events if (e.watch, e.dedup_key) in added]
+
+
 def enqueue(session, rows: Sequence[EventRow], notifiers: Sequence[Any], now: dt.datetime) -> int:
     """One outbox row per (watch, destination) with the events that destination's route takes."""
     count = 0

@@ -1,4 +1,4 @@
-"""Turn a watch's events from one cycle into one message, as plain text and as Slack mrkdwn."""
+"""Turn a watch's events from one cycle into one message: items for Slack (blocks.py), plain text for the console."""
 
 from __future__ import annotations
 
@@ -182,22 +182,3 @@ def plain_text(message: Message) -> str:
 def escape(text: str) -> str:
     """Slack mrkdwn control characters; an API-supplied `<!channel>` must not ping anyone."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def mrkdwn(message: Message) -> str:
-    out = [f"*{escape(message.headline)}*"]
-    lines, more = _clip(message.lines)
-    for label, repo, url, details in lines:
-        text = f"• {escape(label)}"
-        if repo:
-            name = escape(repo)
-            link = f"<{escape(url)}|{name.replace('|', '¦')}>" if url else name
-            text += f": {link}"
-        if details:
-            text += f" ({escape(details)})" if repo else f": {escape(details)}"
-        out.append(text)
-    if more:
-        out.append(f"… and {more} more")
-    if message.context:
-        out.append(f"_{escape(message.context)}_")
-    return redact("\n".join(out))

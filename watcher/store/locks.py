@@ -49,7 +49,7 @@ def lock_file(engine: Engine, suffix: str) -> Path | None:
 def store_lock(engine: Engine) -> Iterator[None]:
     """Held for a migration or a whole poll cycle; waits for the holder to finish."""
     if is_postgres(engine):
-        with _advisory(engine, STORE_KEY) as _conn:
+        with _advisory(engine, STORE_KEY):
             yield
         return
     path = lock_file(engine, ".cycle.lock")

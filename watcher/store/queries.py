@@ -64,7 +64,7 @@ def drop_snapshots(session: Session, watch: str, keys: Iterable[str]) -> None:
 
 
 def record_events(
-    session: Session, events: Sequence[Event], run: PollRun, now: dt.datetime
+    session: Session, events: Sequence[Event], run_id: int | None, now: dt.datetime
 ) -> list[EventRow]:
     """Insert the events whose dedup key is new for their watch; return the inserted rows."""
     added: list[EventRow] = []
@@ -90,29 +90,12 @@ def record_events(
                 repo_id=event.repo_id,
                 data=event.data,
                 created_at=now,
-                poll_run_id=run.id,
+                poll_run_id=run_id,
             )
             session.add(row)
             added.append(row)
     session.flush()
     return added
-
-
-def enqueue(
-    session: Session, rows: Sequence[EventRow], destinations: Sequence[str], now: dt.datetime
-) -> int:
-    """One outbox row per (watch, destination): a drop of many repos is one message, not many."""
-    by_watch: dict[str, list[int]] = {}
-    for row in rows:
-        by_watch.setdefault(row.watch, []).append(row.id)
-    count = 0
-    for watch, ids in by_watch.items():
-        for destination in destinations:
-            session.add(
-                Delivery(watch=watch, destination=destination, event_ids=ids, status=PENDING, created_at=now)
-            )
-            count += 1
-    return count
 
 
 def pending_deliveries(session: Session) -> list[Delivery]:
@@ -126,11 +109,6 @@ def events_by_id(session: Session, ids: Sequence[int]) -> list[EventRow]:
 
 def latest_run(session: Session) -> PollRun | None:
     return session.scalars(select(PollRun).order_by(PollRun.id.desc()).limit(1)).first()
-
-
-def last_finished_run(session: Session) -> PollRun | None:
-    query = select(PollRun).where(PollRun.finished_at.is_not(None)).order_by(PollRun.id.desc()).limit(1)
-    return session.scalars(query).first()
 
 
 def repos_of(session: Session, watch: str) -> list[RepoRow]:
