@@ -162,3 +162,14 @@ def test_read_only_database_is_one_line(watcher, tmp_path):
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("watcher: database sqlite:")
     # status names the problem in one line (a read-only WAL database cannot even be read by SQLite)
     assert status.exit_code == 0 or status.stderr.startswith("watcher: database sqlite:")
+
+
+@pytest.mark.parametrize("broken", [lambda r: Response(500, {"message": "Server Error"}),
+                                    lambda r: Response(200, [{"unexpected": "shape"}]),
+                                    lambda r: Response(200, '{"broken')])
+def test_broken_event_feed_falls_back_to_the_listing(github, broken):
+    github.add_repo("QwenLM/Qwen3.7")
+    github.inject(10, broken, path_contains="/events")
+    report = gh_poll(github)
+    assert report.complete_scopes == {"gh:org:qwenlm"} and report.errors == []
+    assert [s.repo_id for s in report.repos] == ["QwenLM/Qwen3.7"]

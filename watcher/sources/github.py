@@ -110,7 +110,7 @@ class GitHubSource:
         scan = OrgScan(scope=f"gh:org:{org.lower()}")
         with Tally() as tally:
             try:
-                kind = self._events(watch.name, org, scan)
+                kind = self._events_or_everything(watch.name, org, scan)
                 listing = self._listing(org, kind)
                 scan.repos = [r for r in listing if name_matches(r["name"], spec.include, spec.exclude)]
                 scan.complete.add(scan.scope)
@@ -120,6 +120,17 @@ class GitHubSource:
                 scan.errors.append(f"github org {org}: {describe_error(exc)}")
         scan.requests = tally.requests
         return scan
+
+    def _events_or_everything(self, watch: str, org: str, scan: OrgScan) -> str:
+        """The event feed is only a shortcut: when it fails or looks odd, check every repo instead."""
+        try:
+            return self._events(watch, org, scan)
+        except (Deferred, BadCredentialsException, RateLimitExceededException):
+            raise
+        except _API_ERRORS as exc:
+            log.info("github org %s: event feed unusable (%s); checking every repo", org, describe_error(exc))
+            scan.dirty, scan.cursor = None, None
+            return "orgs"
 
     def _events(self, watch: str, org: str, scan: OrgScan) -> str:
         """The cheap first look: which repos had events since our cursor. Returns 'orgs' or 'users'."""
