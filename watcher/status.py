@@ -25,6 +25,7 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
         counts = queries.delivery_counts(session)
         stuck = queries.undelivered(session)
         watches = [_watch(session, w, now.date(), counts) for w in config.watches]
+        store_problems = _store_problems(session, now)
     pending = sum(n for (_, status), n in counts.items() if status == queries.PENDING)
     failed = sum(n for (_, status), n in counts.items() if status == queries.FAILED)
     warning = notify.slack_warning(config)
@@ -33,7 +34,7 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
         "pending_alerts": pending,
         "failed_alerts": failed,
         "destinations": notify.destinations(config),
-        "warnings": [warning] if warning else [],
+        "warnings": ([warning] if warning else []) + store_problems,
         "last_poll": _run(run),
         "rate_limits": budgets,
         "undelivered": [
@@ -43,6 +44,18 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
         ],
         "watches": watches,
     }
+
+
+def _store_problems(session, now: dt.datetime) -> list[str]:
+    """Cycles the database refused in the last day (the daemon notes them on the next run that worked)."""
+    from sqlalchemy import select
+
+    from watcher.store.tables import PollRun
+
+    query = (select(PollRun.errors).where(PollRun.started_at >= now - dt.timedelta(days=1))
+             .order_by(PollRun.id.desc()).limit(200))
+    notes = [e for errors in session.scalars(query) for e in errors or [] if str(e).startswith("database: ")]
+    return notes[:3]
 
 
 def _run(run) -> dict[str, Any] | None:

@@ -46,9 +46,13 @@ def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
                   f"destinations: {', '.join(doc.get('destinations') or [])}")
     for item in doc.get("undelivered") or []:
         console.print(f"  {item['status']} #{item['id']} {item['watch']} -> {item['destination']}: "
-                      f"{item.get('last_error') or 'not tried yet'} ({item['attempts']} attempt(s))", highlight=False)
+                      f"{item.get('last_error') or _not_yet(item)} ({item['attempts']} attempt(s))", highlight=False)
     for watch in doc["watches"]:
         console.print(_watch_table(watch))
+
+
+def _not_yet(item: dict[str, Any]) -> str:
+    return "being sent, or interrupted before the answer" if item.get("attempts") else "not tried yet"
 
 
 def _budget_line(source: str, b: dict[str, Any]) -> str:

@@ -98,39 +98,44 @@ def _deliver_one(config: Config, engine: Engine, notifier, delivery_id: int, clo
         if row is None or row.status != queries.PENDING:
             return True
         message, watch = build(config, session, row, clock), row.watch
+    ledger = None
     try:
         if message is None:
             ref = None
         elif hasattr(notifier, "deliver"):
-            ref = notifier.deliver(message, Ledger(engine, delivery_id, notifier.destination, watch, clock))
+            ledger = Ledger(engine, delivery_id, notifier.destination, watch, clock)
+            ledger.begin()
+            ref = notifier.deliver(message, ledger)
         else:
             ref = notifier.send(message)
     except DeliveryError as exc:
-        _failed(engine, [delivery_id], notifier.destination, exc, result)
+        _failed(engine, [delivery_id], notifier.destination, exc, result, counted=ledger is not None)
         return exc.payload
-    _delivered(engine, [delivery_id], ref, clock)
+    _delivered(engine, [delivery_id], ref, clock, counted=ledger is not None)
     result.delivered += 1
     return True
 
 
-def _delivered(engine: Engine, ids: Sequence[int], ref: str | None, clock: Clock) -> None:
+def _delivered(engine: Engine, ids: Sequence[int], ref: str | None, clock: Clock, counted: bool = False) -> None:
+    """`counted`: the attempt was already recorded before sending (Ledger.begin)."""
     with transaction(engine) as session:
         for row in session.scalars(select(Delivery).where(Delivery.id.in_(list(ids)))):
-            row.attempts += 1
+            row.attempts += 0 if counted else 1
             row.status = queries.DELIVERED
             row.delivered_at = clock()
             row.external_ref = ref
             row.last_error = None
 
 
-def _failed(engine: Engine, ids: Sequence[int], destination: str, exc: DeliveryError, result) -> None:
+def _failed(engine: Engine, ids: Sequence[int], destination: str, exc: DeliveryError, result,
+            counted: bool = False) -> None:
     """Permanent: the rows fail and are logged once. Otherwise they stay pending, logged when the error changes."""
     reason = redact(exc.reason)
     with transaction(engine) as session:
         rows = list(session.scalars(select(Delivery).where(Delivery.id.in_(list(ids))).order_by(Delivery.id)))
         changed = any(r.last_error != reason for r in rows)
         for row in rows:
-            row.attempts += 1
+            row.attempts += 0 if counted else 1
             row.last_error = reason
             if exc.permanent:
                 row.status = queries.FAILED
@@ -162,6 +167,13 @@ class Ledger:
                      .order_by(SentMessage.id.desc()).limit(1))
             self._channel = session.scalars(query).first()
         self._parents: list[SentMessage] | None = None
+
+    def begin(self, ids: Sequence[int] | None = None) -> None:
+        """Record the attempt before anything is sent: if the process dies between Slack's `ok` and our
+        commit, the next attempt knows it may have reached Slack and looks in the history first."""
+        with transaction(self.engine) as session:
+            for row in session.scalars(select(Delivery).where(Delivery.id.in_(list(ids or [self.delivery_id])))):
+                row.attempts += 1
 
     def key(self, part: str) -> str:
         """Globally unique name of one part, carried in the message's metadata."""
@@ -225,12 +237,18 @@ def _summarise(config: Config, engine: Engine, notifier, ids: list[int], clock: 
                    "of sent one by one. `watcher events` lists every event.")
     try:
         if ledger.sent("summary") is None:
-            channel, ts = notifier.post(part)
+            from watcher.notify.threads import already_posted
+
+            found = already_posted(notifier, ledger, "summary", None)
+            ledger.begin(ids)
+            channel, ts = found or notifier.post(part, key=ledger.key("summary"))
             ledger.record("summary", channel, ts, None, None)
+        else:
+            ledger.begin(ids)
     except DeliveryError as exc:
-        _failed(engine, ids, notifier.destination, exc, result)
+        _failed(engine, ids, notifier.destination, exc, result, counted=True)
         return False
-    _delivered(engine, ids, f"summary:{ledger.sent('summary') or ''}", clock)
+    _delivered(engine, ids, f"summary:{ledger.sent('summary') or ''}", clock, counted=True)
     result.delivered += len(ids)
     log.info("%s: %d old alert(s) summarised in one message", notifier.destination, len(ids))
     return True
