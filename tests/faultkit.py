@@ -159,26 +159,36 @@ def kill_point(rig: Rig, before: dict) -> str:
 
 
 def kill_runs(rig: Rig, timeline: Timeline, runs: int, seed: int, log=None) -> tuple[Counter, int]:
-    """`runs` times: upstream changes, a `watcher poll` is SIGKILLed after a random number of API
-    requests plus a random delay, then a normal `watcher poll` runs. Returns where the kills landed."""
+    """`runs` times: upstream changes, a `watcher poll` is SIGKILLed, then a normal `watcher poll` runs.
+
+    Half the kills wait for the k-th request to the Hub/GitHub (fetching, before the commit), half for
+    the k-th request to Slack (delivering, after the commit), each plus a random delay of up to 2.5
+    request latencies, so kills also land between requests: in the commit, between a post and its
+    bookkeeping. Returns where the kills landed (judged from what they left behind)."""
     rng = random.Random(seed)
-    first = rig.cli("poll")  # the baseline; also measures a clean cycle's traffic
+    first = rig.cli("poll")  # the baseline
     assert first.returncode == 0, first.stderr
     timeline.advance()
-    start = rig.traffic()
+    sources, posts = rig.traffic() - len(rig.slack.requests), len(rig.slack.requests)
     clean = rig.cli("poll")
     assert clean.returncode == 0, clean.stderr
-    per_cycle = max(4, rig.traffic() - start)
+    sources = rig.traffic() - len(rig.slack.requests) - sources
+    posts = len(rig.slack.requests) - posts
     where: Counter = Counter()
     unkilled = 0
     for i in range(runs):
         timeline.advance()
         before = {"runs": rig.sql("select count(*) from poll_runs")[0][0], "messages": len(rig.slack.messages)}
-        target, delay = rng.randint(1, per_cycle + 1), rng.uniform(0, 2.5 * max(rig.hub.latency, 0.02))
-        base = rig.traffic()
+        slack_phase = rng.random() < 0.5
+        target = rng.randint(1, max(1, posts) if slack_phase else max(1, sources))
+        delay = rng.uniform(0, 2.5 * max(rig.hub.latency, 0.02))
+
+        def reached(base=len(rig.slack.requests) if slack_phase else rig.traffic() - len(rig.slack.requests)):
+            now = len(rig.slack.requests) if slack_phase else rig.traffic() - len(rig.slack.requests)
+            return now >= base + target
         proc = rig.spawn("poll")
         deadline = time.monotonic() + 60
-        while rig.traffic() < base + target and proc.poll() is None and time.monotonic() < deadline:
+        while not reached() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.001)
         time.sleep(delay)
         if proc.poll() is None:
@@ -193,3 +203,61 @@ def kill_runs(rig: Rig, timeline: Timeline, runs: int, seed: int, log=None) -> t
         if log:
             log(f"run {i + 1}/{runs}: {where.most_common()}")
     return where, unkilled
+
+
+class Sim:
+    """The real pipeline in-process (sources, SQLite, SlackNotifier) against the fakes, with a clock that
+    moves 15 minutes a cycle and Slack waits that are counted, not slept: long outages run in seconds."""
+
+    def __init__(self, root: Path, hub, github, slack, timeout: str = "1s", **slack_cfg) -> None:
+        import datetime as dt
+
+        from watcher import config as config_mod
+        from watcher.notify.slack import SlackNotifier
+        from watcher.store.db import open_engine
+
+        github.add_org("QwenLM")
+        raw = base_config(hub.url, github.url, root / "watcher.db", slack.url)
+        for api in ("huggingface", "github"):
+            raw[api]["timeout"] = timeout
+        raw["slack"].update({"timeout": "0.3s", **slack_cfg})
+        # The clock moves 15 minutes a cycle from three days ago, so it stays behind the wall clock that
+        # Slack's message timestamps and the rate-limit pauses use; the flagship is moved so that the
+        # clock is inside the expected window, as in the CLI tests.
+        self.now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=3)
+        raw["watches"][0]["flagship"]["released"] = (self.now.date() - dt.timedelta(days=53)).isoformat()
+        self.config = config_mod.Config.model_validate(raw)
+        self.engine = open_engine(self.config.database)
+        self.step = dt.timedelta(minutes=15)
+        self.slept = 0.0
+        self.hub, self.github, self.slack = hub, github, slack
+        self.notifiers = [SlackNotifier(self.config.slack, route, token=TOKEN, sleep=self._sleep,
+                                        monotonic=lambda: 1000.0 + self.slept)
+                          for route in self.config.slack.all_routes()]
+
+    def _sleep(self, seconds: float) -> None:
+        self.slept += seconds
+
+    def __call__(self, n: int = 1):
+        from watcher.pipeline import run_cycle
+
+        result = None
+        for _ in range(n):
+            result = run_cycle(self.config, self.engine, lambda: self.now, notifiers=self.notifiers)
+            self.now += self.step
+        return result
+
+    def requeue_failed(self) -> int:
+        """What `watcher notify retry` does once the channel or token is fixed."""
+        from watcher.store import queries
+        from watcher.store.db import transaction
+
+        with transaction(self.engine) as session:
+            rows = [d for d in queries.undelivered(session, limit=100_000) if d.status == queries.FAILED]
+            for row in rows:
+                row.status = queries.PENDING
+        return len(rows)
+
+    def seen(self) -> Counter:
+        with self.slack.lock:
+            return alert_lines(list(self.slack.messages))
