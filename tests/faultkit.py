@@ -159,7 +159,7 @@ def kill_point(rig: Rig, before: dict) -> str:
 
 
 def kill_runs(rig: Rig, timeline: Timeline, runs: int, seed: int, log=None) -> tuple[Counter, int]:
-    """`runs` times: upstream changes, a `watcher poll` is SIGKILLed, then a normal `watcher poll` runs.
+    """`runs` kills: upstream changes, a `watcher poll` is SIGKILLed, then a normal `watcher poll` runs.
 
     Half the kills wait for the k-th request to the Hub/GitHub (fetching, before the commit), half for
     the k-th request to Slack (delivering, after the commit), each plus a random delay of up to 2.5
@@ -176,7 +176,7 @@ def kill_runs(rig: Rig, timeline: Timeline, runs: int, seed: int, log=None) -> t
     posts = len(rig.slack.requests) - posts
     where: Counter = Counter()
     unkilled = 0
-    for i in range(runs):
+    while sum(where.values()) - unkilled < runs and unkilled < runs:  # a run that finished first is redone
         timeline.advance()
         before = {"runs": rig.sql("select count(*) from poll_runs")[0][0], "messages": len(rig.slack.messages)}
         slack_phase = rng.random() < 0.5
@@ -201,7 +201,7 @@ def kill_runs(rig: Rig, timeline: Timeline, runs: int, seed: int, log=None) -> t
         after = rig.cli("poll")
         assert after.returncode == 0, after.stderr
         if log:
-            log(f"run {i + 1}/{runs}: {where.most_common()}")
+            log(f"kill {sum(where.values()) - unkilled}/{runs}: {where.most_common()}")
     return where, unkilled
 
 

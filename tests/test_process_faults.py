@@ -5,6 +5,7 @@ with 200 kills and prints the whole matrix."""
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -41,8 +42,8 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(rig):
     for fake in (rig.hub, rig.github, rig.slack):
         fake.latency = 0.03  # a cycle takes long enough for kills to land inside it
     timeline = Timeline(rig.hub)
-    where, _ = kill_runs(rig, timeline, runs=12, seed=8)
-    assert sum(where.values()) == 12
+    where, unkilled = kill_runs(rig, timeline, runs=12, seed=8)
+    assert sum(where.values()) - unkilled == 12
     assert len([k for k in where if k != "finished before the kill"]) >= 2, where  # kills landed in different phases
     assert_each_once(rig, timeline.expected)
     assert rig.sql("select count(*) from deliveries where status != 'delivered'") == [(0,)]
@@ -195,4 +196,26 @@ def test_database_locked_by_another_process_daemon_keeps_running(rig):
     assert "Traceback" not in out + err
     assert during.returncode == 0  # WAL: status still reads while another process holds the write lock
     assert "database is locked" in after.stdout
+    assert_each_once(rig, timeline.expected)
+
+
+def test_daemon_killed_and_restarted_status_names_it_and_nothing_repeats(rig):
+    timeline = Timeline(rig.hub)
+    first = rig.spawn("run")
+    wait_for(lambda: rig.seen().get(("Watching started", "0")))
+    timeline.advance()
+    wait_for(lambda: rig.seen().get(weights("Qwen/Qwen3.7-1B")))
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    second = rig.spawn("run")
+    try:
+        timeline.advance()
+        wait_for(lambda: rig.seen().get(weights("Qwen/Qwen3.7-2B")))
+        status = rig.cli("status", "--json")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        out, err = second.communicate(timeout=30)
+    assert second.returncode == 0, out + err
+    warning = next(w for w in json.loads(status.stdout)["warnings"] if w.startswith("daemon: "))
+    assert f"pid {first.pid}" in warning and "without a clean stop (killed or crashed)" in warning
     assert_each_once(rig, timeline.expected)

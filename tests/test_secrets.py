@@ -59,8 +59,8 @@ def test_tokens_never_leave_the_process_over_a_full_timeline(hub, github, slack,
     slack.inject(1, lambda req: Response(200, {"ok": False, "error": "invalid_auth",
                                                "warning": f"token {req.bearer_token()} rejected"}),
                  "chat.postMessage")
-    for args in (["notify", "test"], ["status"], ["status", "--json"], ["status", "--check"], ["events", "--limit", "100"],
-                 ["events", "--json"], ["check-config"], ["notify", "test"]):
+    for args in (["notify", "test"], ["status"], ["status", "--json"], ["status", "--check"],
+                 ["events", "--limit", "100"], ["events", "--json"], ["check-config"], ["notify", "test"]):
         cli(*args)
     rig.env.pop("SLACK_BOT_TOKEN")  # the webhook alone: it answers with its own URL in the body
     slack.inject(2, lambda req: Response(404, f"no_service {webhook}", content_type="text/html"), "/services/")

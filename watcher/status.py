@@ -55,7 +55,23 @@ def _store_problems(session, now: dt.datetime) -> list[str]:
     query = (select(PollRun.errors).where(PollRun.started_at >= now - dt.timedelta(days=1))
              .order_by(PollRun.id.desc()).limit(200))
     notes = [e for errors in session.scalars(query) for e in errors or [] if str(e).startswith("database: ")]
-    return notes[:3]
+    return notes[:3] + _unclean_stops(session, now)
+
+
+def _unclean_stops(session, now: dt.datetime) -> list[str]:
+    """A daemon run that never recorded its stop although a later one started: it was killed or crashed."""
+    from sqlalchemy import select
+
+    from watcher.store.tables import DaemonRun
+
+    runs = list(session.scalars(select(DaemonRun).where(DaemonRun.started_at >= now - dt.timedelta(days=7))
+                                .order_by(DaemonRun.id.desc()).limit(50)))
+    dead = [r for r in runs[1:] if r.stopped_at is None]
+    if not dead:
+        return []
+    last = dead[0]
+    return [f"daemon: {len(dead)} run(s) in the last 7 days ended without a clean stop (killed or crashed); "
+            f"the latest: pid {last.pid}, started {_iso(last.started_at)}"]
 
 
 def _run(run) -> dict[str, Any] | None:
