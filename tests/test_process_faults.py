@@ -219,3 +219,31 @@ def test_daemon_killed_and_restarted_status_names_it_and_nothing_repeats(rig):
     warning = next(w for w in json.loads(status.stdout)["warnings"] if w.startswith("daemon: "))
     assert f"pid {first.pid}" in warning and "without a clean stop (killed or crashed)" in warning
     assert_each_once(rig, timeline.expected)
+
+
+def test_database_locked_between_slack_ok_and_our_record_sends_nothing_twice(rig):
+    """The cycle is stored; the write after Slack's `ok` is refused: poll reports it, the next finds the post."""
+    rig.config["database"] += "?timeout=0.2"
+    rig.save()
+    timeline = Timeline(rig.hub)
+    assert rig.cli("poll").returncode == 0
+    timeline.advance()
+    blocker = sqlite3.connect(rig.db, isolation_level=None, check_same_thread=False)
+
+    def lock(message):
+        if "Qwen/Qwen3.7-1B" in message["text"]:
+            blocker.execute("BEGIN EXCLUSIVE")
+    rig.slack.after_post = lock
+    try:
+        result = rig.cli("poll")
+    finally:
+        rig.slack.after_post = None
+        if blocker.in_transaction:
+            blocker.execute("ROLLBACK")
+        blocker.close()
+    assert result.returncode == 0, result.stderr
+    assert "error: database: database is locked" in result.stdout and "wait in the outbox" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    again = rig.cli("poll")
+    assert again.returncode == 0 and "alerts delivered 1" in again.stdout, again.stdout
+    assert_each_once(rig, timeline.expected)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from watcher import cadence, notify
 from watcher.config import Config
 from watcher.store import cache_queries, queries
 from watcher.store.db import transaction
+from watcher.store.tables import DaemonRun, PollRun
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -48,10 +49,6 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
 
 def _store_problems(session, now: dt.datetime) -> list[str]:
     """Cycles the database refused in the last day (the daemon notes them on the next run that worked)."""
-    from sqlalchemy import select
-
-    from watcher.store.tables import PollRun
-
     query = (select(PollRun.errors).where(PollRun.started_at >= now - dt.timedelta(days=1))
              .order_by(PollRun.id.desc()).limit(200))
     notes = [e for errors in session.scalars(query) for e in errors or [] if str(e).startswith("database: ")]
@@ -60,10 +57,6 @@ def _store_problems(session, now: dt.datetime) -> list[str]:
 
 def _unclean_stops(session, now: dt.datetime) -> list[str]:
     """A daemon run that never recorded its stop although a later one started: it was killed or crashed."""
-    from sqlalchemy import select
-
-    from watcher.store.tables import DaemonRun
-
     runs = list(session.scalars(select(DaemonRun).where(DaemonRun.started_at >= now - dt.timedelta(days=7))
                                 .order_by(DaemonRun.id.desc()).limit(50)))
     dead = [r for r in runs[1:] if r.stopped_at is None]

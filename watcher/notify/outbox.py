@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from watcher import cadence
 from watcher.config import Config, Watch
@@ -28,6 +29,7 @@ from watcher.notify.threads import Parent
 from watcher.redact import redact
 from watcher.store import queries
 from watcher.store.db import transaction
+from watcher.store.problems import describe
 from watcher.store.tables import Delivery, EventRow, SentMessage
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,16 @@ def deliver(config: Config, engine: Engine, notifiers: Sequence[Any], clock: Clo
         getattr(notifier, "start_cycle", lambda: None)()
     with transaction(engine) as session:
         pending = [(d.id, d.destination, d.created_at) for d in queries.pending_deliveries(session)]
+    try:
+        _send(config, engine, by_name, pending, clock, result)
+    except SQLAlchemyError as exc:  # full, locked, read-only: what was sent is recorded, the rest waits
+        reason = f"database: {describe(exc)}; undelivered alerts wait in the outbox"
+        result.delivery_errors.append(reason)
+        log.error("delivery stopped: %s", reason)
+    return result
+
+
+def _send(config: Config, engine: Engine, by_name: dict[str, Any], pending: list, clock: Clock, result) -> None:
     blocked: set[str] = set()
     handled: set[int] = set()
     now = clock()
@@ -88,7 +100,6 @@ def deliver(config: Config, engine: Engine, notifiers: Sequence[Any], clock: Clo
             continue
         if not _deliver_one(config, engine, notifier, delivery_id, clock, result):
             blocked.add(name)
-    return result
 
 
 def _deliver_one(config: Config, engine: Engine, notifier, delivery_id: int, clock: Clock, result) -> bool:
