@@ -1,6 +1,6 @@
 """The fault matrix of issue 8: for each fault, how many alerts were expected, delivered, lost and sent twice.
 
-    .venv/bin/python bench/faults.py            # 200 SIGKILLs; about 12 minutes on 2 cores
+    .venv/bin/python bench/faults.py            # 200 SIGKILLs; about 13 minutes on 2 cores
     .venv/bin/python bench/faults.py --quick    # 30 SIGKILLs; about 3 minutes
 
 Alerts are counted in FakeSlack the way people in the channel would see them: one line of one message
