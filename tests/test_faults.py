@@ -139,7 +139,8 @@ def test_locked_database_fails_the_cycle_cleanly_then_recovers(watcher, hub, tmp
         blocker.execute("ROLLBACK")
         blocker.close()
     assert result.exit_code == 1
-    assert result.stderr.strip().endswith("cycle not stored: database is locked")
+    assert result.stderr.strip().endswith(
+        "cycle not stored: database is locked (another process holds the write lock; retried next cycle)")
     assert "Traceback" not in result.output
     out = watcher("poll").stdout  # the change was not lost: it is seen again
     assert "Weights published: Qwen/Qwen3.7-1B" in out

@@ -99,7 +99,9 @@ def poll(ctx: typer.Context) -> None:
             result = run_cycle(cfg, engine, clock=now)
     except SQLAlchemyError as exc:
         # Nothing was committed: the next cycle sees the same changes again, so no alert is lost.
-        fail(f"database {_safe_url(cfg.database)}: cycle not stored: {_first_line(exc)}", code=1)
+        from watcher.store.problems import describe
+
+        fail(f"database {_safe_url(cfg.database)}: cycle not stored: {describe(exc)}", code=1)
     requests = sum(result.requests.values())
     typer.echo(
         f"cycle {result.run_id}: {len(cfg.watches)} watch(es) polled in {result.seconds:.1f}s, "

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from watcher import notify, pipeline
 from watcher.notify import outbox
@@ -28,8 +29,9 @@ from watcher.config import Config, Watch
 from watcher.leader import Leadership
 from watcher.pipeline import Clock, utcnow
 from watcher.store import queries
-from watcher.store.db import transaction
-from watcher.store.tables import DaemonRun
+from watcher.store.db import safe_url, transaction
+from watcher.store.problems import describe
+from watcher.store.tables import DaemonRun, PollRun
 
 log = logging.getLogger(__name__)
 Listener = Callable[[str, object], None]
@@ -66,6 +68,7 @@ class Daemon:
         self.work = threading.Lock()
         self.leadership = Leadership(engine).start()  # LeaderError: another daemon owns this SQLite file
         self.scheduler = self.build_scheduler()
+        self.store_failures: list[tuple[dt.datetime, str]] = []  # jobs the database refused, not yet reported
 
     def build_scheduler(self) -> BackgroundScheduler:
         schedule = self.config.schedule
@@ -93,6 +96,10 @@ class Daemon:
             outcome = work()
             for listener in self.listeners:
                 listener(job, outcome)
+        except SQLAlchemyError as exc:  # locked, full or read-only: one line; the next job tries again
+            self.store_failures.append((self.clock(), describe(exc)))
+            log.error("job %s: database %s: nothing stored, retried next time: %s", job, safe_url(self.config.database),
+                      self.store_failures[-1][1], extra={"job": job})
         except Exception:  # noqa: BLE001 - a daemon must outlive one bad job
             log.exception("job %s failed", job, extra={"job": job})
         finally:
@@ -108,9 +115,24 @@ class Daemon:
             for event in result.events:
                 log.info("watch=%s event %s", event.watch, event.kind.value,
                          extra={"watch": event.watch, "repo": event.repo_id, "source": event.source, "job": job})
+            self._note_store_failures(result.run_id)
             return result
 
         self._guarded(job, self.leadership.guard(work))  # only the leader polls; standbys retry each tick
+
+    def _note_store_failures(self, run_id: int) -> None:
+        """Once the database takes writes again, the run that worked names the jobs that could not be
+        stored, so `watcher status` shows what happened (the log said it at the time)."""
+        if not self.store_failures:
+            return
+        (first, _), (_, last) = self.store_failures[0], self.store_failures[-1]
+        note = (f"database: {len(self.store_failures)} job(s) not stored since {first:%Y-%m-%d %H:%M:%S} UTC: "
+                f"{last}; nothing was lost: this cycle stored what they missed")
+        with transaction(self.engine) as session:
+            run = session.get(PollRun, run_id)
+            if run is not None:
+                run.errors = [note, *(run.errors or [])]
+        self.store_failures.clear()
 
     def deliver(self) -> None:
         def work():

@@ -53,6 +53,8 @@ class JsonFormatter(logging.Formatter):
         doc.update(fields(record, message))
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
+        # redacted value by value: redacting the dumped line could eat a closing quote and break the JSON
+        doc = {k: redact(v) if isinstance(v, str) else v for k, v in doc.items()}
         return redact(json.dumps(doc, default=str, ensure_ascii=False))
 
 

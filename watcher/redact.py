@@ -7,7 +7,7 @@ import os
 import re
 
 SECRET_ENV_VARS = ("HF_TOKEN", "GITHUB_TOKEN", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL")
-_SECRET_QUERY = re.compile(r"(?i)((?:access_)?token|key|secret|password|sig)=[^&\s]+")
+_SECRET_QUERY = re.compile(r"(?i)((?:access_)?token|key|secret|password|sig)=[^&\s\"'<>]+")
 _USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@")
 _BEARER = re.compile(r"(?i)(bearer\s+|token\s+)[A-Za-z0-9._~+/=-]{8,}")
 _KNOWN_TOKEN = re.compile(r"\b(hf_[A-Za-z0-9]{6,}|gh[pousr]_[A-Za-z0-9_]{6,}|github_pat_[A-Za-z0-9_]{6,}|xox[abposr]-[A-Za-z0-9-]{6,})")

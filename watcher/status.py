@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from watcher import cadence, notify
 from watcher.config import Config
 from watcher.store import cache_queries, queries
 from watcher.store.db import transaction
+from watcher.store.tables import DaemonRun, PollRun
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -25,6 +26,7 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
         counts = queries.delivery_counts(session)
         stuck = queries.undelivered(session)
         watches = [_watch(session, w, now.date(), counts) for w in config.watches]
+        store_problems = _store_problems(session, now)
     pending = sum(n for (_, status), n in counts.items() if status == queries.PENDING)
     failed = sum(n for (_, status), n in counts.items() if status == queries.FAILED)
     warning = notify.slack_warning(config)
@@ -33,7 +35,7 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
         "pending_alerts": pending,
         "failed_alerts": failed,
         "destinations": notify.destinations(config),
-        "warnings": [warning] if warning else [],
+        "warnings": ([warning] if warning else []) + store_problems,
         "last_poll": _run(run),
         "rate_limits": budgets,
         "undelivered": [
@@ -43,6 +45,26 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
         ],
         "watches": watches,
     }
+
+
+def _store_problems(session, now: dt.datetime) -> list[str]:
+    """Cycles the database refused in the last day (the daemon notes them on the next run that worked)."""
+    query = (select(PollRun.errors).where(PollRun.started_at >= now - dt.timedelta(days=1))
+             .order_by(PollRun.id.desc()).limit(200))
+    notes = [e for errors in session.scalars(query) for e in errors or [] if str(e).startswith("database: ")]
+    return notes[:3] + _unclean_stops(session, now)
+
+
+def _unclean_stops(session, now: dt.datetime) -> list[str]:
+    """A daemon run that never recorded its stop although a later one started: it was killed or crashed."""
+    runs = list(session.scalars(select(DaemonRun).where(DaemonRun.started_at >= now - dt.timedelta(days=7))
+                                .order_by(DaemonRun.id.desc()).limit(50)))
+    dead = [r for r in runs[1:] if r.stopped_at is None]
+    if not dead:
+        return []
+    last = dead[0]
+    return [f"daemon: {len(dead)} run(s) in the last 7 days ended without a clean stop (killed or crashed); "
+            f"the latest: pid {last.pid}, started {_iso(last.started_at)}"]
 
 
 def _run(run) -> dict[str, Any] | None:

@@ -46,7 +46,7 @@ def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
                   f"destinations: {', '.join(doc.get('destinations') or [])}")
     for item in doc.get("undelivered") or []:
         console.print(f"  {item['status']} #{item['id']} {item['watch']} -> {item['destination']}: "
-                      f"{item.get('last_error') or 'not tried yet'} ({item['attempts']} attempt(s))", highlight=False)
+                      f"{item.get('last_error') or _not_yet(item)} ({item['attempts']} attempt(s))", highlight=False)
     for watch in doc["watches"]:
         console.print(_watch_table(watch))
         if watch.get("window"):
@@ -61,6 +61,10 @@ def _window_line(watch: dict[str, Any]) -> str:
     others = [f"{basis} {w['start']} to {w['end']}" for basis, w in (watch.get("history_windows") or {}).items()
               if "start" in w and (w["start"], w["end"]) != (window["start"], window["end"])]
     return text + (f"; history says: {'; '.join(others)}" if others else "")
+
+
+def _not_yet(item: dict[str, Any]) -> str:
+    return "being sent, or interrupted before the answer" if item.get("attempts") else "not tried yet"
 
 
 def _budget_line(source: str, b: dict[str, Any]) -> str:

@@ -39,7 +39,7 @@ def channel_id(name: str) -> str:
 
 
 class FakeSlack(FakeServer):
-    """Local Slack: chat.postMessage, chat.update, auth.test, conversations.history/replies; webhooks."""
+    """Local Slack: chat.postMessage, chat.update, auth.test, conversations.history/replies/list; webhooks."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -48,6 +48,8 @@ class FakeSlack(FakeServer):
         self.valid_tokens: set[str] = set()  # empty: any token is accepted (a missing one is not)
         self.channels: set[str] = set()  # names or IDs; empty: any channel exists
         self.webhooks: dict[str, str] = {}  # path -> channel ID
+        self.names: dict[str, str] = {}  # channel ID -> name, for conversations.list
+        self.after_post: Any = None  # called with each stored message before Slack answers (crash tests)
         self._last_ts = 0
         self._default_webhook = self.add_webhook("#alerts")
 
@@ -112,7 +114,7 @@ class FakeSlack(FakeServer):
                 args.update(req.body)
             handler = {"chat.postMessage": self._post_message, "chat.update": self._update,
                        "auth.test": self._auth_test, "conversations.history": self._history,
-                       "conversations.replies": self._replies}.get(method)
+                       "conversations.replies": self._replies, "conversations.list": self._list}.get(method)
             if handler is None:
                 return Response(200, {"ok": False, "error": "unknown_method", "req_method": method})
             try:
@@ -134,6 +136,8 @@ class FakeSlack(FakeServer):
         known = {channel_id(c) for c in self.channels}
         if not name or (self.channels and channel_id(name) not in known):
             raise SlackError("channel_not_found")
+        if not _CHANNEL_ID.match(name):
+            self.names[channel_id(name)] = name.lstrip("#").lower()
         return channel_id(name)
 
     def _next_ts(self) -> str:
@@ -144,6 +148,8 @@ class FakeSlack(FakeServer):
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args)
         msg = self._store(args, channel, "api")
+        if self.after_post is not None:
+            self.after_post(msg)
         return {"channel": channel, "ts": msg["ts"], "message": _message_json(msg)}
 
     def _store(self, args: dict[str, Any], channel: str, via: str) -> dict[str, Any]:
@@ -197,6 +203,18 @@ class FakeSlack(FakeServer):
         metadata = _truthy(args.get("include_all_metadata"))
         return {"messages": [_message_json(m, metadata) for m in page], "has_more": more, "pin_count": 0,
                 "channel_actions_ts": None, "channel_actions_count": 0,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def _list(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Channels the bot can see (the configured ones and those posted to), `limit` per page."""
+        for name in self.channels:
+            if not _CHANNEL_ID.match(name):
+                self.names.setdefault(channel_id(name), name.lstrip("#").lower())
+        items = sorted(self.names.items())
+        start, limit = int(args.get("cursor") or 0), min(int(args.get("limit") or 100), 1000)
+        page, more = items[start:start + limit], start + limit < len(items)
+        return {"channels": [{"id": cid, "name": name, "is_channel": True, "is_archived": False,
+                              "is_member": True} for cid, name in page],
                 "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _replies(self, args: dict[str, Any]) -> dict[str, Any]:

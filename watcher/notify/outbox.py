@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.config import Config, Watch
 from watcher.models import WatchState
@@ -28,6 +29,7 @@ from watcher.redact import redact
 from watcher.store import outbox as store_outbox
 from watcher.store import queries
 from watcher.store.db import transaction
+from watcher.store.problems import describe
 from watcher.store.tables import Delivery, EventRow, SentMessage
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,16 @@ def deliver(config: Config, engine: Engine, notifiers: Sequence[Any], clock: Clo
         getattr(notifier, "start_cycle", lambda: None)()
     with transaction(engine) as session:
         pending = [(d.id, d.destination, d.created_at) for d in queries.pending_deliveries(session)]
+    try:
+        _send(config, engine, by_name, pending, clock, result)
+    except SQLAlchemyError as exc:  # full, locked, read-only: what was sent is recorded, the rest waits
+        reason = f"database: {describe(exc)}; undelivered alerts wait in the outbox"
+        result.delivery_errors.append(reason)
+        log.error("delivery stopped: %s", reason)
+    return result
+
+
+def _send(config: Config, engine: Engine, by_name: dict[str, Any], pending: list, clock: Clock, result) -> None:
     blocked: set[str] = set()
     handled: set[int] = set()
     now = clock()
@@ -97,7 +109,6 @@ def deliver(config: Config, engine: Engine, notifiers: Sequence[Any], clock: Clo
             continue
         if not _deliver_one(config, engine, notifier, delivery_id, clock, result):
             blocked.add(name)
-    return result
 
 
 def _deliver_one(config: Config, engine: Engine, notifier, delivery_id: int, clock: Clock, result) -> bool:
@@ -128,6 +139,7 @@ def _deliver_one(config: Config, engine: Engine, notifier, delivery_id: int, clo
 
 
 def _delivered(engine: Engine, ids: Sequence[int], ref: str | None, clock: Clock) -> None:
+    """The attempt itself was counted by the claim, before anything was sent (store/outbox.py)."""
     with transaction(engine) as session:
         for row in session.scalars(select(Delivery).where(Delivery.id.in_(list(ids)))):
             row.status = queries.DELIVERED
@@ -244,7 +256,10 @@ def _summarise(config: Config, engine: Engine, notifier, ids: list[int], clock: 
                    "of sent one by one. `watcher events` lists every event.")
     try:
         if ledger.sent("summary") is None:
-            channel, ts = notifier.post(part)
+            from watcher.notify.threads import already_posted
+
+            found = already_posted(notifier, ledger, "summary", None)
+            channel, ts = found or notifier.post(part, key=ledger.key("summary"))
             ledger.record("summary", channel, ts, None, None)
     except DeliveryError as exc:
         _failed(engine, ids, notifier.destination, exc, result)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +54,7 @@ PAYLOAD = {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "ms
 # Edits that can no longer happen; the reply already told the story, so these are not failures.
 EDIT_GONE = {"message_not_found", "cant_update_message", "edit_window_closed", "msg_too_long",
              "invalid_blocks", "msg_blocks_too_long"}
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{8,}$")
 TEST_TEXT = "watcher test message: alerts for {watches} will arrive here."
 
 
@@ -137,6 +139,28 @@ class SlackNotifier:
             payload = (message.get("metadata") or {}).get("event_payload") or {}
             if payload.get("key") == key:
                 return str(message.get("ts"))
+        return None
+
+    def lookup_channel(self) -> str | None:
+        """The configured channel's ID, which history needs: the config may name it by ID already; else
+        `conversations.list` (scope channels:read, groups:read for a private one). None when unknown,
+        and the caller posts again: the one case where a crash can still repeat a message."""
+        name = self.channel.lstrip("#")
+        if _CHANNEL_ID.match(name) or self.client is None:
+            return name if self.client is not None else None
+        cursor = ""
+        try:
+            for _ in range(50):  # 50 pages of 200 channels; a bigger workspace should configure the ID
+                response = self._call(lambda: self.client.conversations_list(
+                    types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor or None))
+                for channel in response.get("channels") or []:
+                    if channel.get("name") == name:
+                        return str(channel.get("id"))
+                cursor = ((response.get("response_metadata") or {}).get("next_cursor")) or ""
+                if not cursor:
+                    break
+        except DeliveryError as exc:
+            log.info("%s: cannot look up the channel ID (%s); posting again", self.destination, exc.reason)
         return None
 
     def _post(self, blocks, text: str, thread_ts: str | None, broadcast: bool,

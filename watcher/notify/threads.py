@@ -136,9 +136,15 @@ def execute(notifier, message: Message, ledger) -> str | None:
 
 
 def _already_posted(notifier, ledger, post: Post) -> tuple[str, str] | None:
-    """After an attempt that may have reached Slack (a timeout, a 5xx), look before posting again."""
-    channel = ledger.channel_id()
-    if not (notifier.threads and ledger.retrying and channel):
+    return already_posted(notifier, ledger, post.key, post.thread_ts)
+
+
+def already_posted(notifier, ledger, part: str, thread_ts: str | None) -> tuple[str, str] | None:
+    """After an attempt that may have reached Slack (a timeout, a 5xx, a crash), look before posting again."""
+    if not (notifier.threads and ledger.retrying):
         return None
-    ts = notifier.find(ledger.key(post.key), channel, ledger.since(), post.thread_ts)
+    channel = ledger.channel_id() or notifier.lookup_channel()
+    if not channel:
+        return None
+    ts = notifier.find(ledger.key(part), channel, ledger.since(), thread_ts)
     return (channel, ts) if ts else None
