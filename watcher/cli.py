@@ -71,7 +71,9 @@ def setup_logging(level: str = "WARNING", stream=None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("huggingface_hub", "httpx", "httpx2", "urllib3", "github", "slack_sdk", "apscheduler"):
+    from watcher.logs import NOISY
+
+    for noisy in NOISY:
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 

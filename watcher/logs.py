@@ -19,7 +19,7 @@ FORMATS = ("text", "json")
 FIELDS = ("watch", "source", "repo", "job", "run_id")
 _KEY_VALUE = re.compile(r"\b(watch|source|repo)=([^\s,;]+)")
 _REPO = re.compile(r"\b(?:huggingface|github) (?:author |org )?([\w.-]+/[\w.-]+|[\w.-]+)(?=:)")
-NOISY = ("huggingface_hub", "httpx", "httpx2", "urllib3", "github", "slack_sdk", "apscheduler")
+NOISY = ("huggingface_hub", "httpx", "httpx2", "urllib3", "github", "slack_sdk", "apscheduler", "alembic")
 
 
 def fields(record: logging.LogRecord, message: str) -> dict[str, object]:

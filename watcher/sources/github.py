@@ -125,8 +125,9 @@ class GitHubSource:
         """The event feed is only a shortcut: when it fails or looks odd, check every repo instead."""
         try:
             return self._events(watch, org, scan)
-        except (Deferred, BadCredentialsException, RateLimitExceededException):
-            raise
+        except (Deferred, BadCredentialsException, RateLimitExceededException, requests.ConnectionError,
+                requests.Timeout):
+            raise  # the API itself is unreachable or refuses us: the listing would fail the same way
         except _API_ERRORS as exc:
             log.info("github org %s: event feed unusable (%s); checking every repo", org, describe_error(exc))
             scan.dirty, scan.cursor = None, None
