@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from watcher import config as config_mod
-from watcher.redact import RedactingFilter, redact
+from watcher.redact import redact
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Watch the Hugging Face Hub and GitHub for open-weight releases; alert when they land or are late.")
@@ -65,16 +65,10 @@ def open_store(config, create: bool = True):
 
 
 def setup_logging(level: str = "WARNING", stream=None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    from watcher.logs import NOISY
+    """Commands other than `run` log problems to stderr, one line each, through the daemon's formatter."""
+    from watcher import logs
 
-    for noisy in NOISY:
-        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
+    logs.setup("text", level, stream or sys.stderr)
 
 
 @app.callback()
