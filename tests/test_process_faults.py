@@ -149,7 +149,7 @@ def test_full_disk_under_the_daemon_is_one_line_per_job_then_recovers(rig):
         resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (8192, resource.RLIM_INFINITY))  # the disk fills up
         timeline.advance()
         requests = len(rig.hub.requests)
-        wait_for(lambda: len(rig.hub.requests) >= requests + 6)  # a few cycles failed to store
+        wait_for(lambda: len(rig.hub.requests) >= requests + 6, timeout=90)  # a few cycles failed to store
         assert proc.poll() is None  # still running
         assert not rig.seen().get(weights("Qwen/Qwen3.7-1B"))
         resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))

@@ -110,8 +110,8 @@ class Flagship(Strict):
 
 
 class LagDays(Strict):
-    min: int
-    max: int
+    min: int = Field(ge=-3650, le=3650)  # ten years either way: beyond that a date overflows, not a lag
+    max: int = Field(ge=-3650, le=3650)
 
     @model_validator(mode="after")
     def _ordered(self) -> LagDays:
