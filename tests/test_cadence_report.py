@@ -15,7 +15,7 @@ import yaml
 from watcher import cadence_report, config
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_TEXT = (ROOT / "config.yaml").read_text()
+SHIPPED_TEXT = (ROOT / "tests" / "data" / "legacy_qwen.yaml").read_text()
 NOW = {"WATCHER_NOW": "2026-11-29T12:00:00Z"}
 
 
@@ -99,7 +99,8 @@ def test_plot_data_comes_from_the_config():
     assert [w.isoformat() for w in data.window] == ["2026-07-10", "2026-07-18", "2026-07-14"]
     assert [(label, s.isoformat(), e.isoformat()) for label, s, e in data.other_windows] == [
         ("history, basis flagship", "2025-12-23", "2026-05-20"),
-        ("history, basis previous_open_weights", "2026-06-14", "2027-02-03")]
+        ("history, basis previous_open_weights", "2026-06-14", "2027-02-03"),
+        ("history, basis per_variant", "2026-05-31", "2026-06-12")]
     moved = config.parse(SHIPPED_TEXT.replace("{repo: Qwen/Qwen3.6-35B-A3B, released: 2026-04-16}",
                                               "{repo: Qwen/Qwen3.6-35B-A3B, released: 2026-04-18}"), "c.yaml")
     data = cadence_report.plot_data(moved.watch("qwen3.7"), config.dt.date(2026, 11, 29))
