@@ -129,3 +129,55 @@ def test_only_the_plot_loads_matplotlib(cad, tmp_path):
     assert "matplotlib" not in imported("status")
     assert "matplotlib" not in imported("cadence")
     assert "matplotlib" in imported("cadence", "--plot", str(tmp_path / "c.png"))
+
+
+# --- the shipped per-variant history: table width, size order, the reason, the backtest ---------------------
+
+SHIPPED_NOW = {"WATCHER_NOW": "2026-06-25T12:00:00Z"}
+
+
+@pytest.fixture
+def shipped(watcher):
+    """The test watch with the shipped (per-variant) Qwen cadence and the shipped qwen3.7 watch's settings."""
+    real = yaml.safe_load((ROOT / "config.yaml").read_text())
+    watcher.config["cadences"] = real["cadences"]
+    watcher.config["watches"][0].pop("lag_days", None)
+    watcher.config["watches"][0].update(cadence="qwen", variants=["27B", "35B-A3B"])
+    return watcher
+
+
+def test_table_fits_160_columns_and_sorts_sizes_as_numbers(shipped):
+    out = shipped("cadence", env=SHIPPED_NOW).stdout
+    table = out[:out.index("Sources:")]
+    assert max(len(line) for line in table.splitlines()) <= 160
+    qwen25 = table[table.index("│ Qwen2.5"):table.index("│ Qwen3 ")]
+    sizes = [line.split("│")[3].strip() for line in qwen25.splitlines() if line.count("│") > 3]
+    assert [s for s in sizes if s] == ["0.5B", "1.5B", "3B", "7B", "14B", "32B", "72B"]
+    assert "  Qwen3.6: https://github.com/QwenLM/Qwen3.6#news" in out  # a source per line, never wrapped
+
+
+def test_report_says_why_in_checkable_numbers(shipped):
+    out = shipped("cadence", env=SHIPPED_NOW).stdout
+    assert "Window for qwen3.7: 2026-05-31 to 2026-06-12, most likely 2026-06-06; basis per_variant" in out
+    assert "why: auto: per_variant had the smallest mean error in the backtest" in out
+    assert "27B: expected 2026-06-12 to 2026-06-24, most likely 2026-06-18 (57 days after Qwen3.6-27B (2026-04-22)" in out
+    assert "Qwen3.5 -> Qwen3.6 step took 51 to 57 days" in out
+    assert "track record: windows like this held for 0 of 2 past generations" in out
+    assert "Today 2026-06-25: overdue - 13 day(s) after the window closed" in out
+
+
+def test_backtest_command_table_and_json(shipped):
+    result = shipped("cadence", "--backtest", env=SHIPPED_NOW)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Backtest of cadence qwen" in out and "Per basis" in out
+    assert "In use for qwen3.7: basis per_variant (auto: per_variant had the smallest mean error" in out
+    assert "Forecasting a lab from a handful of generations is uncertain: flagship held 1 of 4 (25%)" in out
+    doc = json.loads(shipped("cadence", "--backtest", "--json", env=SHIPPED_NOW).stdout)
+    assert doc["scores"]["previous_open_weights"] == {
+        "basis": "previous_open_weights", "generations_predicted": 5, "held": 1, "coverage": 0.2,
+        "mean_width_days": 83.4, "mean_abs_error_days": 64.6, "variants_predicted": 0, "variants_held": 0}
+    first = next(p for p in doc["predictions"] if p["basis"] == "per_variant")
+    assert (first["generation"], first["median"], first["actual"], first["error_days"]) == \
+        ("Qwen2.5", "2024-10-06", "2024-09-19", -17)
+    assert [v["label"] for v in first["variants"]] == ["0.5B", "7B", "72B"]

@@ -214,8 +214,9 @@ def cadence_cmd(
     watch: Annotated[Optional[str], typer.Argument(help="Watch name (default: the first watch with a cadence).")] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="Also draw a timeline chart into this PNG file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    backtest: Annotated[bool, typer.Option("--backtest", help="Predict each past generation from the earlier ones and score every basis.")] = False,
 ) -> None:
-    """Show a watch's release history (lags on both bases), its expected window, and today's place in it."""
+    """Show a watch's release history per variant, its expected window and why, and today's place in it."""
     cfg = load_config(ctx)
     from watcher import cadence_report
 
@@ -223,6 +224,13 @@ def cadence_cmd(
         chosen = cadence_report.pick_watch(cfg, watch)
     except KeyError:
         fail(f"unknown watch {watch!r} (watches: {', '.join(w.name for w in cfg.watches)})")
+    if backtest:
+        test = cadence_report.backtest_report(chosen)
+        if as_json:
+            typer.echo(json.dumps(test, indent=2))
+        else:
+            cadence_report.print_backtest(test)
+        return
     today = now().date()
     doc = cadence_report.report(chosen, today, _released(cfg, chosen.name))
     if plot:
