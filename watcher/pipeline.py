@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from watcher import alerts, notify, polling, source_health
+from watcher import variant_state as vs
 from watcher.config import Config, Watch
 from watcher.detect import detect
 from watcher.models import Event, RepoSnapshot, SourceReport
@@ -77,7 +78,23 @@ def cadence_alerts(session, watch: Watch, snapshots: dict[str, RepoSnapshot], no
     released = any(s.source == "huggingface" and s.has_weights for s in snapshots.values())
     rows = queries.events_of_kinds(session, watch.name, [k.value for k in alerts.HISTORY_KINDS])
     past = [alerts.Past(r.kind, r.dedup_key, r.created_at, r.data or {}) for r in rows]
-    return alerts.cadence_events(watch, watch.expected(), now, released, past, new)
+    return alerts.cadence_events(watch, watch.expected(), now, released, past, new, landings(snapshots, now, new))
+
+
+def landings(snapshots: dict[str, RepoSnapshot], now: dt.datetime, new: list[Event]) -> list[vs.Landing]:
+    """The watch's Hub repos with weights: dated today when their weights appear in this cycle, else by
+    their createdAt (they were there before: at the baseline, or before this watch existed)."""
+    fresh = {e.repo_id for e in new if e.kind.value == "weights_published" and e.source == "huggingface"}
+    out = []
+    for snap in snapshots.values():
+        if snap.source != "huggingface" or not snap.has_weights:
+            continue
+        created = vs.parse_day(snap.created_at)
+        if snap.repo_id in fresh or created is None or created > now.date():
+            out.append(vs.Landing(snap.repo_id, now.date(), snap.url or None))
+        else:
+            out.append(vs.Landing(snap.repo_id, created, snap.url or None, "createdAt"))
+    return out
 
 
 def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: dict[str, Source] | None = None,
