@@ -134,17 +134,19 @@ def _smallest(landings: Sequence[vs.Landing], day: dt.date) -> tuple[str, vs.Lan
 
 
 def _variant_words(watch: Watch, win: cadence.Window, label: str, day: dt.date) -> str:
-    """', variant 27B: 2 days after its most likely date 2026-06-18' when the watch expects variants."""
-    expected = dict(vs.expected_variants(watch, win))
+    """', variant 27B: 2 days after its most likely date (2026-06-18), inside its window' for watches that expect
+    variants; a variant without its own forecast is measured against the watch's window."""
+    expected = {name.lower(): (name, f) for name, f in vs.expected_variants(watch, win)}
     if not expected:
         return ""
-    forecast = next((f for name, f in expected.items() if name.lower() == label.lower()), None)
-    if forecast is None:
-        return f", variant {label} (not one of the expected {', '.join(expected)})"
-    off = (day - forecast.median).days
-    where = "inside its window" if forecast.start <= day <= forecast.end else \
-        f"outside its window {forecast.start} to {forecast.end}"
-    return f", variant {label}: {cadence.lag_phrase(off, 'its most likely date')} ({forecast.median}), {where}"
+    if label.lower() not in expected:
+        return f", variant {label} (not one of the expected {', '.join(n for n, _ in expected.values())})"
+    forecast = expected[label.lower()][1]
+    start, end, median = (forecast.start, forecast.end, forecast.median) if forecast else (win.start, win.end, win.median)
+    whose = "its" if forecast else "the watch's"
+    where = "" if not forecast else ", inside its window" if start <= day <= end else \
+        f", outside its window {start} to {end}"  # the watch's own window is already in the line
+    return f", variant {label}: {cadence.lag_phrase((day - median).days, whose + ' most likely date')} ({median}){where}"
 
 
 def _announced(past: Sequence[Past]) -> set[str]:
