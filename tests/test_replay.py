@@ -50,6 +50,7 @@ class Replay:
         raw = base_config(hub.url, github.url, tmp_path / "watcher.db", slack.url)
         raw["cadences"] = cadences
         raw["watches"] = [watch]
+        self.raw = raw
         self.config = config_mod.Config.model_validate(raw)
         self.engine = open_engine(self.config.database)
         self.notifiers = [SlackNotifier(self.config.slack, r, token=TOKEN, sleep=lambda s: None)

@@ -41,9 +41,11 @@ def report(watch: Watch, today: dt.date, released: bool | None = None) -> dict[s
                 windows[basis] = cadence.history_window(watch, watch.history, watch.cadence, basis).to_dict()
             except cadence.CadenceError as exc:
                 windows[basis] = {"error": str(exc)}
+        observed = {g.generation for g in watch.history.history if g.observed}
         for gen in cadence.history_lags(watch.history.history):
             rows.append({
                 "generation": gen.generation,
+                "observed": gen.generation in observed,
                 "own": cadence.own_generation(watch, gen),
                 "flagship": {"name": gen.flagship, "released": _iso(gen.flagship_date)},
                 "open_weights": [{"repo": repo, "released": day.isoformat(), "lag_from_flagship": lag}
@@ -63,6 +65,18 @@ def report(watch: Watch, today: dt.date, released: bool | None = None) -> dict[s
         "history": rows, "window": effective.to_dict(), "history_windows": windows,
         "today": today.isoformat(), "released": released, **_where(pos, effective, today),
     }
+
+
+def export_yaml(name: str, history: Any) -> str:
+    """The cadence's history, configured and observed, as YAML that can go back into config.yaml."""
+    import yaml
+
+    gens = sorted(history.history, key=lambda g: min([o.released for o in g.open_weights] or
+                                                      [g.flagship.released if g.flagship else dt.date.max]))
+    items = [g.model_dump(mode="json", exclude_defaults=True) for g in gens]
+    head = (f"# cadence {name}: {sum(not g.observed for g in gens)} configured generation(s), "
+            f"{sum(g.observed for g in gens)} observed by this watcher (observed: true)\n")
+    return head + yaml.safe_dump({"history": items}, sort_keys=False, allow_unicode=True, width=120)
 
 
 def _variant_rows(gen: cadence.GenerationLags, previous: tuple[str, dict] | None) -> list[dict[str, Any]]:

@@ -171,6 +171,7 @@ class Generation(Strict):
     flagship: Flagship | None = None
     open_weights: list[OpenWeight] = []
     source: list[str] = []
+    observed: bool = False  # entered by the watcher from what it saw (`watcher cadence --export` prints it)
 
     @field_validator("source", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from watcher import alerts, notify, polling, source_health
+from watcher import alerts, notify, observed, polling, source_health
 from watcher import variant_state as vs
 from watcher.config import Config, Watch
 from watcher.detect import detect
@@ -90,10 +90,11 @@ def landings(snapshots: dict[str, RepoSnapshot], now: dt.datetime, new: list[Eve
         if snap.source != "huggingface" or not snap.has_weights:
             continue
         created = vs.parse_day(snap.created_at)
+        raw = snap.created_at if created else None
         if snap.repo_id in fresh or created is None or created > now.date():
-            out.append(vs.Landing(snap.repo_id, now.date(), snap.url or None))
+            out.append(vs.Landing(snap.repo_id, now.date(), snap.url or None, created_at=raw))
         else:
-            out.append(vs.Landing(snap.repo_id, created, snap.url or None, "createdAt"))
+            out.append(vs.Landing(snap.repo_id, created, snap.url or None, "createdAt", raw))
     return out
 
 
@@ -105,6 +106,8 @@ def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: di
     owned = sources is None
     notifiers = list(notifiers) if notifiers is not None else notify.build(config)
     with transaction(engine) as session:
+        seen = observed.attach(config, session)  # windows count what earlier watches of a cadence saw
+        watches = [seen.watch(w.name) if w.cadence else w for w in watches]
         memory = {w.name: (queries.previous_snapshots(session, w.name), queries.baselined_scopes(session, w.name))
                   for w in watches}
         states = polling.load_states(session, list(SOURCES)) if owned else {}
@@ -145,6 +148,7 @@ def _store_watch(session, watch: Watch, memory, reports, run, clock, result, not
     events = list(detection.events)
     if detection.baselined_scopes:
         events.extend(cadence_alerts(session, watch, detection.snapshots, clock(), events))
+        observed.record(session, watch, landings(detection.snapshots, clock(), events), clock())
     now = clock()
     queries.save_snapshots(session, watch.name, detection.snapshots.values(), detection.baselined_scopes, now)
     result.events.extend(outbox.record(session, events, run.id, notifiers, now))

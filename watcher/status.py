@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from watcher import cadence, notify
+from watcher import cadence, notify, observed
 from watcher import variant_state as vs
 from watcher.config import Config
 from watcher.store import cache_queries, queries
@@ -22,6 +22,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
     """The `status --json` document; the Rich table renders the same data."""
     with transaction(engine) as session:
+        config = observed.attach(config, session)  # windows count what earlier watches of a cadence saw
         run = queries.latest_run(session)
         budgets = cache_queries.load_budgets(session)
         counts = queries.delivery_counts(session)

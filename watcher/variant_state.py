@@ -24,6 +24,7 @@ class Landing:
     day: dt.date
     url: str | None = None
     dated_by: str = "seen"  # "seen" (first poll with weights) or "createdAt" (already there at the baseline)
+    created_at: str | None = None  # the repo's createdAt as the Hub gave it
 
 
 @dataclass(frozen=True)
