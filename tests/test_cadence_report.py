@@ -45,7 +45,8 @@ def test_table_shows_history_lags_windows_and_today(cad):
     assert "basis flagship, from explicit lag_days" in out
     assert "history on basis flagship: 2025-12-23 to 2026-05-20" in out
     assert "history on basis previous_open_weights: 2026-06-14 to 2027-02-03, most likely 2026-11-24" in out
-    assert "Today 2026-11-29: overdue - 134 day(s) after the window closed (no poll yet" in out
+    assert "Today 2026-11-29: unknown - 134 day(s) after the window closed (no poll yet, so whether weights exist " \
+           "is unknown; by the window alone: overdue)" in out
 
 
 def test_json_follows_config_and_database(cad, hub):
@@ -54,7 +55,7 @@ def test_json_follows_config_and_database(cad, hub):
     assert rows["Qwen3.5"]["lag_from_flagship"] == 0 and rows["Qwen3.5"]["lag_from_previous_open_weights"] == 293
     assert [w["lag_from_flagship"] for w in rows["Qwen3.6"]["open_weights"]] == [-4, 2]
     assert doc["history_windows"]["previous_open_weights"]["samples"] == [222, 293, 59]
-    assert doc["released"] is None and doc["state"] == "overdue"
+    assert doc["released"] is None and (doc["state"], doc["state_by_window"]) == ("unknown", "overdue")
     hub.add_model("Qwen/Qwen3.7-27B", {"model.safetensors": 1})
     assert cad("poll").exit_code == 0
     doc = json.loads(cad("cadence", "--json", env=NOW).stdout)
@@ -153,7 +154,7 @@ def test_table_fits_160_columns_and_sorts_sizes_as_numbers(shipped):
     qwen25 = table[table.index("│ Qwen2.5"):table.index("│ Qwen3 ")]
     sizes = [line.split("│")[3].strip() for line in qwen25.splitlines() if line.count("│") > 3]
     assert [s for s in sizes if s] == ["0.5B", "1.5B", "3B", "7B", "14B", "32B", "72B"]
-    assert "  Qwen3.6: https://github.com/QwenLM/Qwen3.6#news" in out  # a source per line, never wrapped
+    assert "  Qwen3.6: https://huggingface.co/collections/Qwen/qwen36\n" in out  # a source per line, never wrapped
 
 
 def test_report_says_why_in_checkable_numbers(shipped):
@@ -163,7 +164,7 @@ def test_report_says_why_in_checkable_numbers(shipped):
     assert "27B: expected 2026-06-12 to 2026-06-24, most likely 2026-06-18 (57 days after Qwen3.6-27B (2026-04-22)" in out
     assert "Qwen3.5 -> Qwen3.6 step took 51 to 57 days" in out
     assert "track record: windows like this held for 0 of 2 past generations" in out
-    assert "Today 2026-06-25: overdue - 13 day(s) after the window closed" in out
+    assert "Today 2026-06-25: unknown - 13 day(s) after the window closed" in out
 
 
 def test_backtest_command_table_and_json(shipped):

@@ -1,9 +1,8 @@
 """Replays of real Qwen timelines through the real pipeline, one cycle a day, against the fake Hub and Slack.
 
 Repo names and dates are the real ones (sources: the shipped config.yaml's Qwen3.5/3.6 entries; the
-Qwen3.6-27B-FP8 repo is named in the issue's replay and on https://shilu.ai/articles/qwen-hf/qwen-qwen3.6-27b).
-Qwen3.6-Max-Preview's 2026-04-20 is the config's date, for which no dated source was found (the watch needs a
-flagship; only the flagship-lag phrase depends on it). Around them: earlier Qwen repos the watch must not
+FP8 forms are in the official collection https://huggingface.co/collections/Qwen/qwen36).
+Qwen3.6-Max-Preview's 2026-04-20 is from secondary sources (see config.yaml). Around them: earlier Qwen repos the watch must not
 take for 3.6, an unrelated Qwen repo, and a third-party GGUF copy from an author the watch does not follow.
 """
 
@@ -35,6 +34,7 @@ QWEN36_TIMELINE = [  # (day, repo, files): as they happened
     ("2026-02-24", "Qwen/Qwen3.5-35B-A3B", W),
     ("2026-03-02", "Qwen/Qwen3.5-9B", W),
     ("2026-03-10", "Qwen/Qwen3-Coder-Next", W),  # unrelated to the 3.6 watch (its include pattern)
+    ("2026-04-16", "Qwen/Qwen3.6-35B-A3B-FP8", W),  # same-day FP8 forms: the official qwen36 collection
     ("2026-04-16", "Qwen/Qwen3.6-35B-A3B", W),
     ("2026-04-17", "unsloth/Qwen3.6-35B-A3B-GGUF", {"q4.gguf": 1_000_000}),  # third party, not followed
     ("2026-04-22", "Qwen/Qwen3.6-27B-FP8", W),  # the FP8 copy is listed first on purpose
@@ -121,7 +121,7 @@ def test_qwen36_replayed_from_before_the_first_weights(tmp_path, hub, github, sl
     assert text.count("Released:") == 1 and "Variant released" in text
     assert "unsloth" not in text and "Qwen3.5-" not in text and "Coder" not in text
     assert {e[1] for e in run.events("weights_published")} == {
-        "Qwen/Qwen3.6-35B-A3B", "Qwen/Qwen3.6-27B", "Qwen/Qwen3.6-27B-FP8"}
+        "Qwen/Qwen3.6-35B-A3B", "Qwen/Qwen3.6-35B-A3B-FP8", "Qwen/Qwen3.6-27B", "Qwen/Qwen3.6-27B-FP8"}
 
 
 def test_qwen36_watch_started_after_the_first_weights(tmp_path, hub, github, slack):

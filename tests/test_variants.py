@@ -21,6 +21,11 @@ from watcher import variants
         ("meta-llama/Llama-3.2-1B-Instruct-QLORA_INT4_EO8", "meta-llama/Llama-3.2-1B", "1B"),
         ("deepseek-ai/DeepSeek-V3.1", "deepseek-ai/DeepSeek-V3", "V"),
         ("deepseek-ai/DeepSeek-V3-0324", "deepseek-ai/DeepSeek-V3", "V"),
+        ("deepseek-ai/DeepSeek-V3.1-Base", "deepseek-ai/DeepSeek-V3-Base", "V"),
+        ("deepseek-ai/DeepSeek-V4.1-Flash", "deepseek-ai/DeepSeek-V4-Flash", "V-Flash"),
+        ("meta-llama/Llama-3.3-70B-Instruct", "meta-llama/Llama-2-70b-hf", "70B"),
+        ("google/gemma-4-12B-it", "google/gemma-3-12b-it", "12B"),
+        ("Qwen/Qwen3-4B-Thinking-2507", "Qwen/Qwen3-4B", "4B"),
         ("unsloth/Qwen3.6-27B-GGUF", "Qwen/Qwen3.6-27B", "27B"),
     ],
 )
@@ -38,6 +43,9 @@ def test_same_variant_across_generations_and_forms(newer, older, label):
         ("meta-llama/Llama-3.2-11B-Vision", "meta-llama/Llama-3.1-8B"),
         ("google/gemma-3n-E4B-it", "google/gemma-4-E4B-it"),  # 3n is its own line
         ("meta-llama/Llama-4-Scout-17B-16E", "meta-llama/Llama-4-Maverick-17B-128E-Instruct"),
+        ("Qwen/Qwen-AgentWorld-35B-A3B", "Qwen/Qwen3.6-35B-A3B"),  # official, built on 3.5, not a generation
+        ("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "Qwen/Qwen2.5-7B"),  # another family's size inside the name
+        ("google/gemma-3n-E4B-it", "google/gemma-3-4b-it"),
     ],
 )
 def test_different_variants_stay_apart(one, other):

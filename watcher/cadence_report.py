@@ -63,7 +63,7 @@ def report(watch: Watch, today: dt.date, released: bool | None = None) -> dict[s
         "watch": watch.name, "title": watch.display_title, "cadence": watch.cadence,
         "flagship": {"name": watch.flagship.name, "released": watch.flagship.released.isoformat()},
         "history": rows, "window": effective.to_dict(), "history_windows": windows,
-        "today": today.isoformat(), "released": released, **_where(pos, effective, today),
+        "today": today.isoformat(), "released": released, **_where(pos, effective, today, released is None),
     }
 
 
@@ -98,13 +98,16 @@ def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def _where(pos: cadence.Position, win: cadence.Window, today: dt.date) -> dict[str, Any]:
+def _where(pos: cadence.Position, win: cadence.Window, today: dt.date, unpolled: bool = False) -> dict[str, Any]:
     if pos.days_until_window is not None:
         text = f"window opens in {pos.days_until_window} day(s)"
     elif today > win.end:
         text = f"{(today - win.end).days} day(s) after the window closed"
     else:
         text = f"inside the window: day {(today - win.start).days + 1} of {(win.end - win.start).days + 1}"
+    if unpolled:  # no poll has succeeded: whether weights exist is unknown, so is "overdue"
+        return {"state": "unknown", "state_by_window": pos.state.value, "days_until_window": pos.days_until_window,
+                "days_overdue": None, "position": text}
     return {"state": pos.state.value, "days_until_window": pos.days_until_window,
             "days_overdue": pos.days_overdue, "position": text}
 
@@ -134,7 +137,8 @@ def print_report(doc: dict[str, Any], console: Console | None = None) -> None:
         track = f"; {other['track']['clause']}" if other.get("track") else ""
         console.print(f"  history on basis {basis}{used}: {other['start']} to {other['end']}, most likely "
                       f"{other['median']} ({_basis_words(other)}){track}", highlight=False, soft_wrap=True)
-    released = "" if doc["released"] is not None else " (no poll yet: release unknown)"
+    released = "" if doc["released"] is not None else \
+        f" (no poll yet, so whether weights exist is unknown; by the window alone: {doc.get('state_by_window')})"
     console.print(f"Today {doc['today']}: {doc['state']} - {doc['position']}{released}")
 
 

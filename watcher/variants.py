@@ -8,8 +8,8 @@ is left when the family words and the version are removed and the form suffixes 
 2. The *version* is the first token carrying a number that is not a size (`Qwen3.6`, `3`, `3.1`, `V3`).
    Every token before it, and the version's own digits and family letters, are dropped (`Qwen`, `Meta`,
    `Llama`, `gemma`). A one-letter prefix glued to the version (`V3`, `R1`) names a product line and stays;
-   so do letters glued after it (`3n`: `n`). A name without a version (`gemma-7b`, `QwQ-32B`) drops the words
-   before its first size.
+   so do letters glued after it (`3n`: `n`). A name without a version (`gemma-7b`, `QwQ-32B`) drops only its
+   first word, the family: `Qwen/Qwen-AgentWorld-35B-A3B` is `AgentWorld-35B-A3B`, not `35B-A3B`.
 3. Sizes stay wherever they are (`27B`, `35B-A3B`, `0.5B`, `E4B`, `8x7B`, `16E`), upper-cased.
 4. Form tokens are dropped: precision and packaging (`FP8`, `GGUF`, `AWQ`, `GPTQ`, `Int4`, `MLX`, `4bit`...),
    training stage (`Base`, `Instruct`, `Chat`, `it`, `pt`, `Thinking`), `hf`, and date stamps (`2507`,
@@ -88,9 +88,8 @@ def variant_of(repo_id: str) -> Variant:
         if line:
             kept.append(line)
         rest = [t for t in tokens[:at] if _is_size(t)] + tokens[at + 1:]
-    else:
-        first = next((i for i, t in enumerate(tokens) if _is_size(t)), len(tokens))
-        rest = tokens[first:] if first < len(tokens) else tokens
+    else:  # no version: the first word is the family (gemma-7b); the words after it stay (Qwen-AgentWorld-35B-A3B)
+        rest = tokens[1:] if len(tokens) > 1 and not _is_size(tokens[0]) else tokens
     for token in rest:
         if forms and _is_packaging(forms[-1]):
             forms.append(token)  # after a quantisation suffix everything is its detail (QLORA_INT4_EO8)

@@ -110,7 +110,9 @@ def _watch_table(watch: dict[str, Any]) -> Table:
     state = watch["state"]
     window = watch["expected_window"]
     when = ""
-    if watch.get("days_overdue") is not None:
+    if watch.get("state_by_window"):
+        when = f" (no poll has succeeded; by the window alone: {watch['state_by_window']})"
+    elif watch.get("days_overdue") is not None:
         when = f", {watch['days_overdue']} day(s) overdue"
     elif watch.get("days_until_window") is not None:
         when = f", window opens in {watch['days_until_window']} day(s)"
