@@ -16,6 +16,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from watcher import variants as vmod
@@ -270,6 +271,12 @@ class Backtest:
 
 def backtest(gens: Sequence[GenerationLags], params: Params, bases: Sequence[str] = BASES) -> Backtest:
     """Predict every generation from the earlier ones only, on every basis, and score each basis."""
+    return _backtest(tuple(gens), params, tuple(bases))
+
+
+@lru_cache(maxsize=64)
+def _backtest(gens: tuple[GenerationLags, ...], params: Params, bases: tuple[str, ...]) -> Backtest:
+    """Cached: status, alerts and every message's context line ask for the same history's record."""
     out: list[Prediction] = []
     for i, gen in enumerate(gens):
         if gen.first_open is None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 _SIZE = re.compile(r"^(?:\d+x)?\d+(?:\.\d+)?[bmtk]$|^[ae]\d+(?:\.\d+)?b$|^\d+e$", re.I)
 _VERSION = re.compile(r"^([a-z]*?)(\d+(?:\.\d+)*)([a-z]*)$", re.I)
@@ -75,6 +76,7 @@ def _version_index(tokens: list[str]) -> int | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def variant_of(repo_id: str) -> Variant:
     """The variant a repo stands for (see the module docstring for the rule, step by step)."""
     name = repo_id.rsplit("/", 1)[-1]
