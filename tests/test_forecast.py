@@ -127,3 +127,19 @@ def test_llama_steps_match_variants_across_naming_changes():
     steps = forecast.step_intervals(cadence.history_lags(fixture("llama").cadences["llama"].history))
     assert steps[0] == ("Llama 2", "Llama 3", {"70b": 275})  # Llama-2-70b-hf <-> Meta-Llama-3-70B
     assert steps[1] == ("Llama 3", "Llama 3.1", {"8b": 96, "70b": 96})  # Meta-Llama-3-8B <-> Llama-3.1-8B
+
+
+def test_deepseek_versions_chain_and_auto_compares_two_records():
+    """DeepSeek-V2 -> V2.5 -> V3 -> V3.1 -> V3.2-Exp is one variant ('V'); V4 splits into Pro/Flash."""
+    cfg = fixture("deepseek")
+    cad, watch = cfg.cadences["deepseek"], cfg.watches[0]
+    gens = cadence.history_lags(cad.history)
+    steps = forecast.step_intervals(gens)
+    assert [s[2] for s in steps] == [{"v": 123}, {"v": 111}, {"v": 238}, {"v": 39}, {}, {"v-flash": 139}]
+    test = forecast.backtest(gens, forecast.Params.of(cad))
+    assert {b: (s.predicted, s.held, s.mae) for b, s in test.scores.items()} == {
+        "flagship": (0, 0, None), "previous_open_weights": (5, 2, 64.6), "per_variant": (3, 0, 72.3)}
+    win = watch.expected()
+    assert win.basis == "previous_open_weights" and win.track == (2, 5)
+    assert win.reason.startswith("auto: previous_open_weights had the smallest mean error in the backtest "
+                                 "(previous_open_weights: most likely date off by 64.6 days")

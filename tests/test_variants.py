@@ -22,6 +22,7 @@ from watcher import variants
         ("deepseek-ai/DeepSeek-V3.1", "deepseek-ai/DeepSeek-V3", "V"),
         ("deepseek-ai/DeepSeek-V3-0324", "deepseek-ai/DeepSeek-V3", "V"),
         ("deepseek-ai/DeepSeek-V3.1-Base", "deepseek-ai/DeepSeek-V3-Base", "V"),
+        ("deepseek-ai/DeepSeek-V3.2-Exp", "deepseek-ai/DeepSeek-V3.1", "V"),  # -Exp: a release stage
         ("deepseek-ai/DeepSeek-V4.1-Flash", "deepseek-ai/DeepSeek-V4-Flash", "V-Flash"),
         ("meta-llama/Llama-3.3-70B-Instruct", "meta-llama/Llama-2-70b-hf", "70B"),
         ("google/gemma-4-12B-it", "google/gemma-3-12b-it", "12B"),

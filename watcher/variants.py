@@ -34,7 +34,7 @@ _FORMS = {
     "base", "instruct", "chat", "it", "pt", "hf", "thinking", "original",
     "fp8", "fp4", "fp16", "bf16", "nvfp4", "mxfp4", "int4", "int8", "w4a16", "w8a8", "w4a8",
     "gguf", "awq", "gptq", "mlx", "bnb", "nf4", "exl2", "qat", "dynamic", "quantized", "unsloth",
-    "qlora", "lora", "spinquant",
+    "qlora", "lora", "spinquant", "exp", "preview",
 }
 _FORM_PATTERN = re.compile(r"^(?:\d+bit|q\d+(?:_[a-z0-9]+)*|int\d+|fp\d+)$", re.I)
 
@@ -63,7 +63,7 @@ def _is_form(token: str) -> bool:
 
 def _is_packaging(token: str) -> bool:
     """Forms that are copies of a main repo (quantised, converted), as opposed to Base/Instruct."""
-    return token.lower() not in {"base", "instruct", "chat", "it", "pt", "hf", "thinking", "original"} \
+    return token.lower() not in {"base", "instruct", "chat", "it", "pt", "hf", "thinking", "original", "exp", "preview"} \
         and not _DATE.match(token)
 
 
