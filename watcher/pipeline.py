@@ -81,6 +81,16 @@ def cadence_alerts(session, watch: Watch, snapshots: dict[str, RepoSnapshot], no
     return alerts.cadence_events(watch, watch.expected(), now, released, past, new, landings(snapshots, now, new))
 
 
+def _attached(seen: Config, watch: Watch) -> Watch:
+    """The watch as `observed.attach` linked it; one passed in from outside the config stays as it is."""
+    if not watch.cadence:
+        return watch
+    try:
+        return seen.watch(watch.name)
+    except KeyError:
+        return watch
+
+
 def landings(snapshots: dict[str, RepoSnapshot], now: dt.datetime, new: list[Event]) -> list[vs.Landing]:
     """The watch's Hub repos with weights: dated today when their weights appear in this cycle, else by
     their createdAt (they were there before: at the baseline, or before this watch existed)."""
@@ -107,7 +117,7 @@ def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: di
     notifiers = list(notifiers) if notifiers is not None else notify.build(config)
     with transaction(engine) as session:
         seen = observed.attach(config, session)  # windows count what earlier watches of a cadence saw
-        watches = [seen.watch(w.name) if w.cadence else w for w in watches]
+        watches = [_attached(seen, w) for w in watches]
         memory = {w.name: (queries.previous_snapshots(session, w.name), queries.baselined_scopes(session, w.name))
                   for w in watches}
         states = polling.load_states(session, list(SOURCES)) if owned else {}
