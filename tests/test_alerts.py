@@ -92,7 +92,7 @@ def test_window_opened_can_be_turned_off_and_reminders_disabled(watcher):
 
 
 def test_cadence_only_watch_uses_the_history_window_everywhere(watcher, hub):
-    shipped = config.load(str(config.Path(__file__).resolve().parents[1] / "config.yaml"))
+    shipped = config.load(str(config.Path(__file__).resolve().parent / "data" / "legacy_qwen.yaml"))
     watcher.config["cadences"] = {"qwen": {**shipped.cadences["qwen"].model_dump(mode="json"),
                                            "basis": "previous_open_weights"}}
     watch = watcher.config["watches"][0]
@@ -117,7 +117,7 @@ def test_cadence_only_watch_uses_the_history_window_everywhere(watcher, hub):
 
 
 def test_status_shows_explicit_window_beside_the_history(watcher):
-    shipped = config.load(str(config.Path(__file__).resolve().parents[1] / "config.yaml"))
+    shipped = config.load(str(config.Path(__file__).resolve().parent / "data" / "legacy_qwen.yaml"))
     watcher.config["cadences"] = {"qwen": shipped.cadences["qwen"].model_dump(mode="json")}
     watcher.config["watches"][0]["cadence"] = "qwen"
     status = watcher.watch_status()
@@ -158,7 +158,7 @@ def _past(*offsets_hours: float) -> list[alerts.Past]:
     ],
 )
 def test_reminder_rule(past, hours_after_t0, every, expected):
-    text = (config.Path(__file__).resolve().parents[1] / "config.yaml").read_text()
+    text = (config.Path(__file__).resolve().parent / "data" / "legacy_qwen.yaml").read_text()
     watch = config.parse(text.replace("remind_every: 7d", f"remind_every: {every}"), "c.yaml").watch("qwen3.7")
     now = T0 + dt.timedelta(hours=hours_after_t0)
     events = alerts.cadence_events(watch, watch.expected(), now, False, past, [])

@@ -46,7 +46,7 @@ from pathlib import Path  # noqa: E402
 
 from watcher import config  # noqa: E402
 
-SHIPPED = config.parse((Path(__file__).resolve().parents[1] / "config.yaml").read_text(), "config.yaml")
+SHIPPED = config.parse((Path(__file__).resolve().parent / "data" / "legacy_qwen.yaml").read_text(), "config.yaml")
 QWEN = SHIPPED.cadences["qwen"]
 WATCH = SHIPPED.watch("qwen3.7")
 LAGS = {g.generation: g for g in cadence.history_lags(QWEN.history)}

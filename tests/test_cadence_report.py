@@ -15,7 +15,7 @@ import yaml
 from watcher import cadence_report, config
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED_TEXT = (ROOT / "config.yaml").read_text()
+SHIPPED_TEXT = (ROOT / "tests" / "data" / "legacy_qwen.yaml").read_text()
 NOW = {"WATCHER_NOW": "2026-11-29T12:00:00Z"}
 
 
@@ -45,7 +45,8 @@ def test_table_shows_history_lags_windows_and_today(cad):
     assert "basis flagship, from explicit lag_days" in out
     assert "history on basis flagship: 2025-12-23 to 2026-05-20" in out
     assert "history on basis previous_open_weights: 2026-06-14 to 2027-02-03, most likely 2026-11-24" in out
-    assert "Today 2026-11-29: overdue - 134 day(s) after the window closed (no poll yet" in out
+    assert "Today 2026-11-29: unknown - 134 day(s) after the window closed (no poll yet, so whether weights exist " \
+           "is unknown; by the window alone: overdue)" in out
 
 
 def test_json_follows_config_and_database(cad, hub):
@@ -54,7 +55,7 @@ def test_json_follows_config_and_database(cad, hub):
     assert rows["Qwen3.5"]["lag_from_flagship"] == 0 and rows["Qwen3.5"]["lag_from_previous_open_weights"] == 293
     assert [w["lag_from_flagship"] for w in rows["Qwen3.6"]["open_weights"]] == [-4, 2]
     assert doc["history_windows"]["previous_open_weights"]["samples"] == [222, 293, 59]
-    assert doc["released"] is None and doc["state"] == "overdue"
+    assert doc["released"] is None and (doc["state"], doc["state_by_window"]) == ("unknown", "overdue")
     hub.add_model("Qwen/Qwen3.7-27B", {"model.safetensors": 1})
     assert cad("poll").exit_code == 0
     doc = json.loads(cad("cadence", "--json", env=NOW).stdout)
@@ -99,7 +100,8 @@ def test_plot_data_comes_from_the_config():
     assert [w.isoformat() for w in data.window] == ["2026-07-10", "2026-07-18", "2026-07-14"]
     assert [(label, s.isoformat(), e.isoformat()) for label, s, e in data.other_windows] == [
         ("history, basis flagship", "2025-12-23", "2026-05-20"),
-        ("history, basis previous_open_weights", "2026-06-14", "2027-02-03")]
+        ("history, basis previous_open_weights", "2026-06-14", "2027-02-03"),
+        ("history, basis per_variant", "2026-05-31", "2026-06-12")]
     moved = config.parse(SHIPPED_TEXT.replace("{repo: Qwen/Qwen3.6-35B-A3B, released: 2026-04-16}",
                                               "{repo: Qwen/Qwen3.6-35B-A3B, released: 2026-04-18}"), "c.yaml")
     data = cadence_report.plot_data(moved.watch("qwen3.7"), config.dt.date(2026, 11, 29))
@@ -128,3 +130,55 @@ def test_only_the_plot_loads_matplotlib(cad, tmp_path):
     assert "matplotlib" not in imported("status")
     assert "matplotlib" not in imported("cadence")
     assert "matplotlib" in imported("cadence", "--plot", str(tmp_path / "c.png"))
+
+
+# --- the shipped per-variant history: table width, size order, the reason, the backtest ---------------------
+
+SHIPPED_NOW = {"WATCHER_NOW": "2026-06-25T12:00:00Z"}
+
+
+@pytest.fixture
+def shipped(watcher):
+    """The test watch with the shipped (per-variant) Qwen cadence and the shipped qwen3.7 watch's settings."""
+    real = yaml.safe_load((ROOT / "config.yaml").read_text())
+    watcher.config["cadences"] = real["cadences"]
+    watcher.config["watches"][0].pop("lag_days", None)
+    watcher.config["watches"][0].update(cadence="qwen", variants=["27B", "35B-A3B"])
+    return watcher
+
+
+def test_table_fits_160_columns_and_sorts_sizes_as_numbers(shipped):
+    out = shipped("cadence", env=SHIPPED_NOW).stdout
+    table = out[:out.index("Sources:")]
+    assert max(len(line) for line in table.splitlines()) <= 160
+    qwen25 = table[table.index("│ Qwen2.5"):table.index("│ Qwen3 ")]
+    sizes = [line.split("│")[3].strip() for line in qwen25.splitlines() if line.count("│") > 3]
+    assert [s for s in sizes if s] == ["0.5B", "1.5B", "3B", "7B", "14B", "32B", "72B"]
+    assert "  Qwen3.6: https://huggingface.co/collections/Qwen/qwen36\n" in out  # a source per line, never wrapped
+
+
+def test_report_says_why_in_checkable_numbers(shipped):
+    out = shipped("cadence", env=SHIPPED_NOW).stdout
+    assert "Window for qwen3.7: 2026-05-31 to 2026-06-12, most likely 2026-06-06; basis per_variant" in out
+    assert "why: auto: per_variant had the smallest mean error in the backtest" in out
+    assert "27B: expected 2026-06-12 to 2026-06-24, most likely 2026-06-18 (57 days after Qwen3.6-27B (2026-04-22)" in out
+    assert "Qwen3.5 -> Qwen3.6 step took 51 to 57 days" in out
+    assert "track record: windows like this held for 0 of 2 past generations" in out
+    assert "Today 2026-06-25: unknown - 13 day(s) after the window closed" in out
+
+
+def test_backtest_command_table_and_json(shipped):
+    result = shipped("cadence", "--backtest", env=SHIPPED_NOW)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Backtest of cadence qwen" in out and "Per basis" in out
+    assert "In use for qwen3.7: basis per_variant (auto: per_variant had the smallest mean error" in out
+    assert "Forecasting a lab from a handful of generations is uncertain: flagship held 1 of 4 (25%)" in out
+    doc = json.loads(shipped("cadence", "--backtest", "--json", env=SHIPPED_NOW).stdout)
+    assert doc["scores"]["previous_open_weights"] == {
+        "basis": "previous_open_weights", "generations_predicted": 5, "held": 1, "coverage": 0.2,
+        "mean_width_days": 83.4, "mean_abs_error_days": 64.6, "variants_predicted": 0, "variants_held": 0}
+    first = next(p for p in doc["predictions"] if p["basis"] == "per_variant")
+    assert (first["generation"], first["median"], first["actual"], first["error_days"]) == \
+        ("Qwen2.5", "2024-10-06", "2024-09-19", -17)
+    assert [v["label"] for v in first["variants"]] == ["0.5B", "7B", "72B"]

@@ -10,14 +10,16 @@ import pytest
 from watcher import config
 
 ROOT = Path(__file__).resolve().parents[1]
-GOOD = (ROOT / "config.yaml").read_text()
+SHIPPED = (ROOT / "config.yaml").read_text()
+GOOD = (ROOT / "tests" / "data" / "legacy_qwen.yaml").read_text()  # the edits below are made against its text
 
 
 def test_shipped_config_is_valid_and_has_the_qwen_watch():
-    cfg = config.parse(GOOD, "config.yaml")
+    cfg = config.parse(SHIPPED, "config.yaml")
     watch = cfg.watch("qwen3.7")
-    assert watch.flagship.released == dt.date(2026, 5, 20)
-    assert watch.window() == (dt.date(2026, 7, 10), dt.date(2026, 7, 18))
+    assert watch.flagship.released == dt.date(2026, 5, 20) and watch.lag_days is None
+    assert watch.window() == (dt.date(2026, 5, 31), dt.date(2026, 6, 12))  # per variant: 35B-A3B's window first
+    assert watch.variants == ["27B", "35B-A3B"] and watch.expected().basis == "per_variant"
     assert watch.huggingface.authors == ["Qwen"]
     assert watch.github.repos == ["QwenLM/Qwen3.7"]
     assert cfg.schedule.poll_interval == dt.timedelta(minutes=15)
@@ -106,7 +108,7 @@ def test_missing_file_is_one_line(tmp_path):
     ("old", "new", "expected"),
     [
         ("    cadence: qwen ", "    cadence: qwn ", "watches[0].cadence: unknown cadence 'qwn' (cadences: qwen)"),
-        ("    basis: flagship ", "    basis: flagships ", "cadences.qwen.basis: Input should be 'flagship' or 'previous_open_weights'"),
+        ("    basis: flagship ", "    basis: flagships ", "cadences.qwen.basis: Input should be 'auto', 'flagship', 'previous_open_weights' or 'per_variant'"),
         ("percentiles: {low: 0, high: 100}", "percentiles: {low: 90, high: 10}", "cadences.qwen.percentiles: high (10) is smaller than low (90)"),
         ("percentiles: {low: 0, high: 100}", "percentiles: {low: 0, high: 101}", "cadences.qwen.percentiles.high: Input should be less than or equal to 100"),
         ("released: 2024-09-19}", "released: 2024-09-31}", "cadences.qwen.history[0].open_weights[0].released: '2024-09-31' is not a real date"),
@@ -142,8 +144,9 @@ def test_cadence_basis_needs_enough_history():
 
 def test_shipped_and_embedded_configs_carry_the_same_history():
     embedded = config.load(None)
-    assert embedded.cadences == config.parse(GOOD, "config.yaml").cadences
-    assert embedded.watch("qwen3.7").cadence == "qwen" and embedded.watch("qwen3.7").lag_days.min == 51
+    assert embedded.cadences == config.parse(SHIPPED, "config.yaml").cadences
+    assert embedded.watch("qwen3.7").cadence == "qwen" and embedded.watch("qwen3.7").lag_days is None
+    assert embedded.watch("qwen3.7").window() == config.parse(SHIPPED, "config.yaml").watch("qwen3.7").window()
 
 
 def test_cadence_whose_only_lag_is_the_watch_own_generation_is_a_config_error():
@@ -160,5 +163,5 @@ watches:
     cadence: fam
     huggingface: {authors: [o]}
 """
-    with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: cadence fam: no lags on basis flagship"):
+    with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: cadence fam: no basis can predict this watch \(cadence fam: no lags on basis flagship"):
         config.parse(text, "c.yaml")

@@ -18,8 +18,8 @@ from watcher.models import WatchState
 if TYPE_CHECKING:
     from watcher.config import Cadence, Generation, Watch
 
-FLAGSHIP, PREVIOUS = "flagship", "previous_open_weights"
-BASES = (FLAGSHIP, PREVIOUS)
+FLAGSHIP, PREVIOUS, PER_VARIANT, AUTO = "flagship", "previous_open_weights", "per_variant", "auto"
+BASES = (FLAGSHIP, PREVIOUS, PER_VARIANT)
 
 
 class CadenceError(ValueError):
@@ -102,17 +102,32 @@ class Window:
     cadence: str | None = None
     samples: tuple[int, ...] = ()  # the history's lags the window was computed from
     percentiles: tuple[float, float] = (0.0, 100.0)
+    variants: tuple[Any, ...] = ()  # forecast.VariantWindow per expected variant (basis per_variant)
+    reason: str = ""  # why this basis (basis auto: what the backtest said)
+    track: tuple[int, int] | None = None  # (held, of): how often such windows held in the backtest
 
     @property
     def source_label(self) -> str:
         if self.source == "lag_days":
             return "explicit lag_days"
+        if self.basis == PER_VARIANT:
+            return f"cadence {self.cadence}: each variant's own history ({len(self.variants)} variant(s))"
         low, high = self.percentiles
         stat = "min..max" if (low, high) == (0, 100) else f"p{low:g}..p{high:g}"
         return f"cadence {self.cadence}: {stat} of {len(self.samples)} generation(s)"
 
+    @property
+    def track_clause(self) -> str:
+        """'windows like this held for 1 of 4 past generations': the backtest in one clause."""
+        if not self.track:
+            return ""
+        held, of = self.track
+        return f"windows like this held for {held} of {of} past generation{'s' if of != 1 else ''}"
+
     def describe(self) -> str:
         """'51 to 59 days after Qwen3.7-Max (2026-05-20)'; negative lags read as 'before'."""
+        if self.variants:
+            return "; ".join(v.describe() for v in self.variants)
         return f"{lag_range(self.lag_min, self.lag_max)} {self.anchor_label} ({self.anchor.isoformat()})"
 
     def position(self, today: dt.date, released: bool) -> Position:
@@ -125,6 +140,8 @@ class Window:
             "basis": self.basis, "anchor": {"label": self.anchor_label, "date": self.anchor.isoformat()},
             "source": self.source, "source_label": self.source_label, "cadence": self.cadence,
             "samples": list(self.samples), "percentiles": list(self.percentiles),
+            "variants": [v.to_dict() for v in self.variants], "reason": self.reason,
+            "track": {"held": self.track[0], "of": self.track[1], "clause": self.track_clause} if self.track else None,
         }
 
 
@@ -175,22 +192,38 @@ def own_generation(watch: Watch, lags: GenerationLags) -> bool:
 
 
 def history_window(watch: Watch, cadence: Cadence, name: str | None = None, basis: str | None = None) -> Window:
-    """The window the history predicts for the watch on a basis (default: the cadence's own)."""
+    """The window the history predicts for the watch on a basis (default: the cadence's own; auto: the backtest's pick)."""
+    from watcher import forecast
+
     basis = basis or cadence.basis
-    if basis not in BASES:
-        raise CadenceError(f"unknown basis {basis!r} (use {' or '.join(BASES)})")
+    if basis not in BASES + (AUTO,):
+        raise CadenceError(f"unknown basis {basis!r} (use {', '.join(BASES + (AUTO,))})")
     gens = [g for g in history_lags(cadence.history) if not own_generation(watch, g)]
+    target = forecast.Target(watch.flagship.name, watch.flagship.released, tuple(watch.variants))
+    params = forecast.Params.of(cadence)
+    if basis == AUTO:
+        return forecast.auto_window(gens, target, params, name)
+    win = predict(basis, gens, target, params, name)
+    return forecast.with_track(win, gens, params)
+
+
+def predict(basis: str, gens: Sequence[GenerationLags], target: Any, params: Any, name: str | None) -> Window:
+    """One basis's window for `target` (a forecast.Target) from the generations before it."""
+    if basis == PER_VARIANT:
+        from watcher import forecast
+
+        return forecast.per_variant_window(gens, target, params, name)
     samples = tuple(lag for g in gens if (lag := g.lag(basis)) is not None)
-    if not samples:
+    if not samples or (basis == FLAGSHIP and target.flagship_date is None):
         need = "a generation with a flagship and open weights" if basis == FLAGSHIP else \
             "two generations with open weights"
         raise CadenceError(f"cadence {name or '?'}: no lags on basis {basis} (needs {need})")
     if basis == FLAGSHIP:
-        anchor, label = watch.flagship.released, watch.flagship.name
+        anchor, label = target.flagship_date, target.flagship
     else:
         prev = [g for g in gens if g.first_open is not None][-1]  # the latest generation with open weights
         anchor, label = prev.first_open, f"{prev.generation} open weights"
-    low, high = cadence.percentiles.low, cadence.percentiles.high
+    low, high = params.low, params.high
     lag_min, lag_max = math.floor(percentile(samples, low)), math.ceil(percentile(samples, high))
     lag_median = _round(statistics.median(samples))
     start, end = window(anchor, lag_min, lag_max)

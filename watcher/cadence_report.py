@@ -13,7 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from watcher import cadence
+from watcher import cadence, forecast
+from watcher import variants as vmod
 from watcher.config import Config, Watch
 
 
@@ -33,15 +34,18 @@ def report(watch: Watch, today: dt.date, released: bool | None = None) -> dict[s
     effective = watch.expected()
     windows: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
+    previous_variants: tuple[str, dict] | None = None
     if watch.history is not None:
         for basis in cadence.BASES:
             try:
                 windows[basis] = cadence.history_window(watch, watch.history, watch.cadence, basis).to_dict()
             except cadence.CadenceError as exc:
                 windows[basis] = {"error": str(exc)}
+        observed = {g.generation for g in watch.history.history if g.observed}
         for gen in cadence.history_lags(watch.history.history):
             rows.append({
                 "generation": gen.generation,
+                "observed": gen.generation in observed,
                 "own": cadence.own_generation(watch, gen),
                 "flagship": {"name": gen.flagship, "released": _iso(gen.flagship_date)},
                 "open_weights": [{"repo": repo, "released": day.isoformat(), "lag_from_flagship": lag}
@@ -50,74 +54,196 @@ def report(watch: Watch, today: dt.date, released: bool | None = None) -> dict[s
                 "lag_from_previous_open_weights": gen.previous_lag,
                 "previous_generation": gen.previous,
                 "sources": list(gen.sources),
+                "variants": _variant_rows(gen, previous_variants),
             })
+            if gen.open_weights:
+                previous_variants = (gen.generation, forecast.by_variant(gen))
     pos = effective.position(today, bool(released))
     return {
         "watch": watch.name, "title": watch.display_title, "cadence": watch.cadence,
         "flagship": {"name": watch.flagship.name, "released": watch.flagship.released.isoformat()},
         "history": rows, "window": effective.to_dict(), "history_windows": windows,
-        "today": today.isoformat(), "released": released, **_where(pos, effective, today),
+        "today": today.isoformat(), "released": released, **_where(pos, effective, today, released is None),
     }
+
+
+def export_yaml(name: str, history: Any) -> str:
+    """The cadence's history, configured and observed, as YAML that can go back into config.yaml."""
+    import yaml
+
+    gens = sorted(history.history, key=lambda g: min([o.released for o in g.open_weights] or
+                                                      [g.flagship.released if g.flagship else dt.date.max]))
+    items = [g.model_dump(mode="json", exclude_defaults=True) for g in gens]
+    head = (f"# cadence {name}: {sum(not g.observed for g in gens)} configured generation(s), "
+            f"{sum(g.observed for g in gens)} observed by this watcher (observed: true)\n")
+    return head + yaml.safe_dump({"history": items}, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _variant_rows(gen: cadence.GenerationLags, previous: tuple[str, dict] | None) -> list[dict[str, Any]]:
+    """One row per variant (forms folded in), smallest first, with its step from the previous generation."""
+    out = []
+    for key, (label, day, repo) in sorted(forecast.by_variant(gen).items(), key=lambda kv: vmod.size_order(kv[1][0])):
+        forms = [r for r, _ in gen.open_weights if vmod.variant_of(r).key == key and r != repo]
+        before = previous[1].get(key) if previous else None
+        out.append({
+            "variant": label, "released": day.isoformat(), "repo": repo, "other_forms": forms,
+            "lag_from_flagship": (day - gen.flagship_date).days if gen.flagship_date else None,
+            "step_days": (day - before[1]).days if before else None,
+            "step_from": previous[0] if before else None,
+        })
+    return out
 
 
 def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def _where(pos: cadence.Position, win: cadence.Window, today: dt.date) -> dict[str, Any]:
+def _where(pos: cadence.Position, win: cadence.Window, today: dt.date, unpolled: bool = False) -> dict[str, Any]:
     if pos.days_until_window is not None:
         text = f"window opens in {pos.days_until_window} day(s)"
     elif today > win.end:
         text = f"{(today - win.end).days} day(s) after the window closed"
     else:
         text = f"inside the window: day {(today - win.start).days + 1} of {(win.end - win.start).days + 1}"
+    if unpolled:  # no poll has succeeded: whether weights exist is unknown, so is "overdue"
+        return {"state": "unknown", "state_by_window": pos.state.value, "days_until_window": pos.days_until_window,
+                "days_overdue": None, "position": text}
     return {"state": pos.state.value, "days_until_window": pos.days_until_window,
             "days_overdue": pos.days_overdue, "position": text}
 
 
 def print_report(doc: dict[str, Any], console: Console | None = None) -> None:
-    console = console or (Console() if Console().is_terminal else Console(width=200))
+    console = console or (Console() if Console().is_terminal else Console(width=160))
     flagship = doc["flagship"]
     if doc["history"]:
-        table = Table(title=f"Cadence {doc['cadence']} (lags in days; negative = open weights before the flagship)",
-                      title_justify="left")
-        for column in ("generation", "flagship", "flagship date", "open weights", "released",
-                       "lag vs flagship", "lag vs previous open weights", "source"):
-            table.add_column(column, justify="right" if column.startswith("lag") else "left",
-                             overflow="fold" if column == "source" else "ellipsis")
+        console.print(_history_table(doc))
+        console.print("Sources:")
         for row in doc["history"]:
-            weights = row["open_weights"]
-            prev = row["lag_from_previous_open_weights"]
-            table.add_row(
-                row["generation"] + (" (this watch)" if row["own"] else ""),
-                row["flagship"]["name"] or "-", row["flagship"]["released"] or "-",
-                "\n".join(w["repo"] for w in weights) or "-",
-                "\n".join(w["released"] for w in weights) or "-",
-                "\n".join(_signed(w["lag_from_flagship"]) for w in weights) or "-",
-                f"{_signed(prev)} (from {row['previous_generation']})" if prev is not None else "-",
-                "\n".join(row["sources"]) or "-",
-            )
-        table.add_row(f"{doc['watch']} (watched)", flagship["name"], flagship["released"],
-                      "expected", f"{doc['window']['start']} to {doc['window']['end']}", "", "", "")
-        console.print(table)
+            for url in row["sources"]:  # one per line: a wrapped URL cannot be copied
+                console.print(f"  {row['generation']}: {url}", highlight=False, soft_wrap=True)
     else:
         console.print(f"{doc['watch']} names no cadence history: its window is its explicit lag_days.")
     win = doc["window"]
-    console.print(f"Window for {doc['watch']}: [bold]{win['start']} to {win['end']}[/bold], most likely "
-                  f"{win['median']} ({cadence.lag_range(win['lag_days']['min'], win['lag_days']['max'])} "
-                  f"{win['anchor']['label']} {win['anchor']['date']}); basis {win['basis']}, from {win['source_label']}")
+    console.print(f"Window for {doc['watch']}: [bold]{win['start']} to "
+                  f"{win['end']}[/bold], most likely {win['median']}; basis {win['basis']}, from {win['source_label']}")
+    for line in window_lines(win):
+        console.print(line, highlight=False, soft_wrap=True)  # sentences: the terminal wraps them, not at 160
     for basis, other in doc["history_windows"].items():
         if "error" in other:
             console.print(f"  history on basis {basis}: {other['error']}", highlight=False)
             continue
         used = " (in use)" if other["start"] == win["start"] and other["end"] == win["end"] and \
             win["source"] == "cadence" and basis == win["basis"] else ""
+        track = f"; {other['track']['clause']}" if other.get("track") else ""
         console.print(f"  history on basis {basis}{used}: {other['start']} to {other['end']}, most likely "
-                      f"{other['median']} (lags {other['samples']} -> "
-                      f"{other['lag_days']['min']}..{other['lag_days']['max']} days from {other['anchor']['label']} "
-                      f"{other['anchor']['date']})", highlight=False)
-    released = "" if doc["released"] is not None else " (no poll yet: release unknown)"
+                      f"{other['median']} ({_basis_words(other)}){track}", highlight=False, soft_wrap=True)
+    released = "" if doc["released"] is not None else \
+        f" (no poll yet, so whether weights exist is unknown; by the window alone: {doc.get('state_by_window')})"
     console.print(f"Today {doc['today']}: {doc['state']} - {doc['position']}{released}")
+
+
+def window_lines(win: dict[str, Any]) -> list[str]:
+    """Why the window is where it is, per variant, with the backtest's record: lines a reader can check."""
+    lines = []
+    if win.get("reason"):
+        lines.append(f"  why: {win['reason']}")
+    for var in win.get("variants") or []:
+        because = f"; {var['tolerance_reason']}" if var.get("tolerance_reason") else ""
+        lines.append(f"  {var['variant']}: expected {var['start']} to {var['end']}, most likely {var['median']} "
+                     f"({var['describe'].split(': ', 1)[1]}{because})")
+    if win.get("track"):
+        lines.append(f"  track record: {win['track']['clause']} (watcher cadence --backtest)")
+    return lines
+
+
+def _basis_words(win: dict[str, Any]) -> str:
+    if win["basis"] == cadence.PER_VARIANT:
+        return "; ".join(v["describe"] for v in win["variants"])
+    return (f"lags {win['samples']} -> {win['lag_days']['min']}..{win['lag_days']['max']} days from "
+            f"{win['anchor']['label']} {win['anchor']['date']}")
+
+
+def _history_table(doc: dict[str, Any]) -> Table:
+    """One row per variant: a table that fits 160 columns however many repos and sources a generation has."""
+    table = Table(title=f"Cadence {doc['cadence']}: open weights per variant (days; negative = before the flagship)",
+                  title_justify="left")
+    for column in ("generation", "flagship", "variant", "released", "vs flagship", "vs same variant before", "repo"):
+        table.add_column(column, justify="right" if column.startswith("vs") else "left",
+                         overflow="fold", max_width={"repo": 34, "generation": 28}.get(column, 24))
+    for row in doc["history"]:
+        prev = row["lag_from_previous_open_weights"]
+        gen = row["generation"] + (" (this watch)" if row["own"] else "") + (" (observed)" if row.get("observed") else "")
+        if prev is not None:
+            gen += f"\nfirst {_signed(prev)} (from {row['previous_generation']})"
+        flag = f"{row['flagship']['name']}\n{row['flagship']['released']}" if row["flagship"]["name"] else "-"
+        for i, var in enumerate(row["variants"] or [None]):
+            if var is None:
+                table.add_row(gen, flag, "-", "-", "-", "-", "-")
+                continue
+            step = f"{_signed(var['step_days'])} ({var['step_from']})" if var["step_days"] is not None else "-"
+            forms = f" (+{len(var['other_forms'])} form{'s' if len(var['other_forms']) != 1 else ''})" \
+                if var["other_forms"] else ""
+            table.add_row(gen if i == 0 else "", flag if i == 0 else "", var["variant"], var["released"],
+                          _signed(var["lag_from_flagship"]), step, var["repo"] + forms,
+                          end_section=i == len(row["variants"]) - 1)
+    table.add_row(f"{doc['watch']} (watched)", f"{doc['flagship']['name']}\n{doc['flagship']['released']}",
+                  "expected", f"{doc['window']['start']}\nto {doc['window']['end']}", "", "", "")
+    return table
+
+
+def backtest_report(watch: Watch) -> dict[str, Any]:
+    """`watcher cadence --backtest`: every past generation predicted from the earlier ones, per basis."""
+    if watch.history is None:
+        return {"watch": watch.name, "cadence": None, "predictions": [], "scores": {}, "error": "no cadence history"}
+    gens = [g for g in cadence.history_lags(watch.history.history) if not cadence.own_generation(watch, g)]
+    test = forecast.backtest(gens, forecast.Params.of(watch.history))
+    win = watch.expected()
+    return {"watch": watch.name, "cadence": watch.cadence, "basis_in_use": win.basis, "reason": win.reason,
+            "generations": len(gens), **test.to_dict(), "summary": _summary(test)}
+
+
+def _summary(test: forecast.Backtest) -> str:
+    best = [s for s in test.scores.values() if s.predicted]
+    if not best:
+        return "No generation has enough earlier history to be predicted: these windows have no track record."
+    parts = [f"{s.basis} held {s.held} of {s.predicted} ({100 * s.held / s.predicted:.0f}%), most likely date off by "
+             f"{s.mae:g} days on average" for s in best]
+    return ("Forecasting a lab from a handful of generations is uncertain: " + "; ".join(parts) + ".")
+
+
+def print_backtest(doc: dict[str, Any], console: Console | None = None) -> None:
+    console = console or (Console() if Console().is_terminal else Console(width=160))
+    if doc.get("error"):
+        console.print(f"{doc['watch']}: {doc['error']}: nothing to backtest.")
+        return
+    table = Table(title=f"Backtest of cadence {doc['cadence']}: each generation predicted from the earlier ones only",
+                  title_justify="left")
+    for column in ("generation", "basis", "window", "days", "most likely", "actual", "held", "error"):
+        table.add_column(column, justify="right" if column in ("days", "error") else "left")
+    for pred in doc["predictions"]:
+        table.add_row(pred["generation"], pred["basis"], f"{pred['start']} to {pred['end']}", str(pred["width_days"]),
+                      pred["median"], pred["actual"] or "-", _held(pred["inside"]), _signed(pred["error_days"]))
+        for var in pred["variants"]:
+            table.add_row("", f"  {var['label']}", f"{var['start']} to {var['end']}", str(var["width_days"]),
+                          var["median"], var["actual"] or "-", _held(var["inside"]), _signed(var["error_days"]))
+    console.print(table)
+    scores = Table(title="Per basis (error = actual minus most likely date)", title_justify="left")
+    for column in ("basis", "generations", "held", "coverage", "mean width", "mean abs error", "variants held"):
+        scores.add_column(column, justify="left" if column == "basis" else "right")
+    for basis, sc in doc["scores"].items():
+        cov = f"{100 * sc['coverage']:.0f}%" if sc["coverage"] is not None else "-"
+        scores.add_row(basis, str(sc["generations_predicted"]), str(sc["held"]), cov,
+                       f"{sc['mean_width_days']:g} d" if sc["mean_width_days"] is not None else "-",
+                       f"{sc['mean_abs_error_days']:g} d" if sc["mean_abs_error_days"] is not None else "-",
+                       f"{sc['variants_held']} of {sc['variants_predicted']}" if sc["variants_predicted"] else "-")
+    console.print(scores)
+    console.print(doc["summary"], highlight=False, soft_wrap=True)
+    console.print(f"In use for {doc['watch']}: basis {doc['basis_in_use']}" +
+                  (f" ({doc['reason']})" if doc["reason"] else ""), highlight=False, soft_wrap=True)
+
+
+def _held(inside: bool | None) -> str:
+    return "-" if inside is None else "yes" if inside else "no"
 
 
 @dataclass(frozen=True)

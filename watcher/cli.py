@@ -214,15 +214,30 @@ def cadence_cmd(
     watch: Annotated[Optional[str], typer.Argument(help="Watch name (default: the first watch with a cadence).")] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="Also draw a timeline chart into this PNG file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    backtest: Annotated[bool, typer.Option("--backtest", help="Predict each past generation from the earlier ones and score every basis.")] = False,
+    export: Annotated[bool, typer.Option("--export", help="Print the cadence's history (configured and observed) as YAML.")] = False,
 ) -> None:
-    """Show a watch's release history (lags on both bases), its expected window, and today's place in it."""
+    """Show a watch's release history per variant, its expected window and why, and today's place in it."""
     cfg = load_config(ctx)
     from watcher import cadence_report
 
+    cfg = _with_observed(cfg)
     try:
         chosen = cadence_report.pick_watch(cfg, watch)
     except KeyError:
         fail(f"unknown watch {watch!r} (watches: {', '.join(w.name for w in cfg.watches)})")
+    if export:
+        if chosen.history is None:
+            fail(f"watch {chosen.name} names no cadence: nothing to export")
+        typer.echo(cadence_report.export_yaml(chosen.cadence or "", chosen.history), nl=False)
+        return
+    if backtest:
+        test = cadence_report.backtest_report(chosen)
+        if as_json:
+            typer.echo(json.dumps(test, indent=2))
+        else:
+            cadence_report.print_backtest(test)
+        return
     today = now().date()
     doc = cadence_report.report(chosen, today, _released(cfg, chosen.name))
     if plot:
@@ -241,6 +256,19 @@ def cadence_cmd(
     cadence_report.print_report(doc)
     if plot:
         typer.echo(f"chart written to {plot}")
+
+
+def _with_observed(cfg):
+    """The config with the database's observed history attached; as loaded when there is no database yet."""
+    from watcher import observed
+    from watcher.store.db import open_engine, transaction
+
+    try:
+        engine = open_engine(cfg.database, create=False)
+        with transaction(engine) as session:
+            return observed.attach(cfg, session)
+    except Exception:  # noqa: BLE001 - no database (or an old one) is normal here: the configured history shows
+        return cfg
 
 
 def _released(cfg, watch: str) -> bool | None:

@@ -171,6 +171,7 @@ class Generation(Strict):
     flagship: Flagship | None = None
     open_weights: list[OpenWeight] = []
     source: list[str] = []
+    observed: bool = False  # entered by the watcher from what it saw (`watcher cadence --export` prints it)
 
     @field_validator("source", mode="before")
     @classmethod
@@ -206,8 +207,9 @@ class Percentiles(Strict):
 class Cadence(Strict):
     """A family's release history; a watch that names it gets its window from these lags."""
 
-    basis: Literal["flagship", "previous_open_weights"] = "flagship"
+    basis: Literal["auto", "flagship", "previous_open_weights", "per_variant"] = "auto"
     percentiles: Percentiles = Percentiles()
+    tolerance_days: int | None = Field(default=None, ge=0, le=365)  # +- days around a single interval (per_variant)
     history: list[Generation] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -242,6 +244,7 @@ class Watch(Strict):
     flagship: Flagship
     lag_days: LagDays | None = None  # explicit window; wins over the cadence's
     cadence: str | None = None  # name of a `cadences:` entry
+    variants: list[str] = []  # expected variants ("27B", "35B-A3B"); default: the latest generation's
     notify: WatchNotify = WatchNotify()
     huggingface: HubWatch | None = None
     github: GitHubWatch | None = None
@@ -256,6 +259,14 @@ class Watch(Strict):
         if self.lag_days is None and self.cadence is None:
             raise ValueError("a watch needs lag_days or a cadence to know when to expect open weights")
         return self
+
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,60}$", value.strip()):
+                raise ValueError(f"{value!r} is not a variant name such as 27B or 35B-A3B")
+        return [v.strip() for v in values]
 
     @property
     def display_title(self) -> str:

@@ -23,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from watcher import notify, pipeline
+from watcher import notify, observed, pipeline
 from watcher.notify import outbox
 from watcher.config import Config, Watch
 from watcher.leader import Leadership
@@ -216,7 +216,7 @@ def cadence_check(config: Config, engine: Engine, clock: Clock = utcnow) -> pipe
     now = clock()
     with transaction(engine) as session:
         events = []
-        for watch in config.watches:
+        for watch in observed.attach(config, session).watches:
             if not queries.baselined_scopes(session, watch.name):
                 continue  # never polled: the first cycle decides, with its baseline
             snapshots = queries.previous_snapshots(session, watch.name)

@@ -53,6 +53,7 @@ class EventKind(str, enum.Enum):
     WINDOW_OPENED = "window_opened"
     REMINDER = "reminder"  # threads quietly under the first overdue alert in Slack (notify/threads.py)
     RELEASED = "released"
+    VARIANT_RELEASED = "variant_released"  # a later variant's first weights, a line in the watch's thread
     SOURCE_FAILING = "source_failing"
     SOURCE_RECOVERED = "source_recovered"
 
@@ -62,6 +63,7 @@ class WatchState(str, enum.Enum):
     IN_WINDOW = "in_window"
     OVERDUE = "overdue"
     RELEASED = "released"
+    UNKNOWN = "unknown"  # no poll has succeeded yet: nothing is known about the weights
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from watcher import alerts, notify, polling, source_health
+from watcher import alerts, notify, observed, polling, source_health
+from watcher import variant_state as vs
 from watcher.config import Config, Watch
 from watcher.detect import detect
 from watcher.models import Event, RepoSnapshot, SourceReport
@@ -77,7 +78,34 @@ def cadence_alerts(session, watch: Watch, snapshots: dict[str, RepoSnapshot], no
     released = any(s.source == "huggingface" and s.has_weights for s in snapshots.values())
     rows = queries.events_of_kinds(session, watch.name, [k.value for k in alerts.HISTORY_KINDS])
     past = [alerts.Past(r.kind, r.dedup_key, r.created_at, r.data or {}) for r in rows]
-    return alerts.cadence_events(watch, watch.expected(), now, released, past, new)
+    return alerts.cadence_events(watch, watch.expected(), now, released, past, new, landings(snapshots, now, new))
+
+
+def _attached(seen: Config, watch: Watch) -> Watch:
+    """The watch as `observed.attach` linked it; one passed in from outside the config stays as it is."""
+    if not watch.cadence:
+        return watch
+    try:
+        return seen.watch(watch.name)
+    except KeyError:
+        return watch
+
+
+def landings(snapshots: dict[str, RepoSnapshot], now: dt.datetime, new: list[Event]) -> list[vs.Landing]:
+    """The watch's Hub repos with weights: dated today when their weights appear in this cycle, else by
+    their createdAt (they were there before: at the baseline, or before this watch existed)."""
+    fresh = {e.repo_id for e in new if e.kind.value == "weights_published" and e.source == "huggingface"}
+    out = []
+    for snap in snapshots.values():
+        if snap.source != "huggingface" or not snap.has_weights:
+            continue
+        created = vs.parse_day(snap.created_at)
+        raw = snap.created_at if created else None
+        if snap.repo_id in fresh or created is None or created > now.date():
+            out.append(vs.Landing(snap.repo_id, now.date(), snap.url or None, created_at=raw))
+        else:
+            out.append(vs.Landing(snap.repo_id, created, snap.url or None, "createdAt", raw))
+    return out
 
 
 def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: dict[str, Source] | None = None,
@@ -88,6 +116,8 @@ def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: di
     owned = sources is None
     notifiers = list(notifiers) if notifiers is not None else notify.build(config)
     with transaction(engine) as session:
+        seen = observed.attach(config, session)  # windows count what earlier watches of a cadence saw
+        watches = [_attached(seen, w) for w in watches]
         memory = {w.name: (queries.previous_snapshots(session, w.name), queries.baselined_scopes(session, w.name))
                   for w in watches}
         states = polling.load_states(session, list(SOURCES)) if owned else {}
@@ -128,6 +158,7 @@ def _store_watch(session, watch: Watch, memory, reports, run, clock, result, not
     events = list(detection.events)
     if detection.baselined_scopes:
         events.extend(cadence_alerts(session, watch, detection.snapshots, clock(), events))
+        observed.record(session, watch, landings(detection.snapshots, clock(), events), clock())
     now = clock()
     queries.save_snapshots(session, watch.name, detection.snapshots.values(), detection.baselined_scopes, now)
     result.events.extend(outbox.record(session, events, run.id, notifiers, now))

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from watcher import cadence, notify
+from watcher import cadence, notify, observed
+from watcher import variant_state as vs
 from watcher.config import Config
 from watcher.store import cache_queries, queries
 from watcher.store.db import transaction
@@ -21,6 +22,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
     """The `status --json` document; the Rich table renders the same data."""
     with transaction(engine) as session:
+        config = observed.attach(config, session)  # windows count what earlier watches of a cadence saw
         run = queries.latest_run(session)
         budgets = cache_queries.load_budgets(session)
         counts = queries.delivery_counts(session)
@@ -85,21 +87,49 @@ def _watch(session, watch, today: dt.date, counts) -> dict[str, Any]:
     memory = queries.watch_row(session, watch.name)
     released = any(r.has_weights and r.source == "huggingface" for r in rows)
     window = watch.expected()
-    position = window.position(today, released)
+    position = window.position(today, released).to_dict()
+    polled = bool(memory and memory.baselined_scopes)
+    if not polled:  # no poll has succeeded: "overdue" would be a guess; say what the window alone says
+        position.update(state="unknown", state_by_window=position["state"], days_overdue=None)
+    variant_states = vs.states(watch, window, _landings(session, watch.name, rows, memory), today, polled)
     return {
         "name": watch.name,
         "title": watch.display_title,
         "flagship": {"name": watch.flagship.name, "released": watch.flagship.released.isoformat()},
         "lag_days": {"min": watch.lag_days.min, "max": watch.lag_days.max} if watch.lag_days else None,
-        **position.to_dict(),
+        **position,
         "basis": window.basis,
         "window_source": window.source_label,
+        "window_reason": window.reason,
+        "track_record": window.track_clause or None,
+        "variants": [v.to_dict(today) for v in variant_states],
+        "late_variants": vs.late(variant_states, today) or None,
         "window": window.to_dict(),
         "history_windows": _history_windows(watch),
         "last_poll_at": _iso(memory.last_poll_at) if memory else None,
         "pending_alerts": counts.get((watch.name, queries.PENDING), 0),
         "repos": [_repo(r) for r in rows],
     }
+
+
+def _landings(session, watch: str, rows, memory) -> list[vs.Landing]:
+    """The day each repo with weights landed: as its released/variant line said, else when first seen with
+    weights, or by its createdAt when it already had them at the watch's first poll."""
+    said = {}
+    for event in queries.events_of_kinds(session, watch, ["released", "variant_released"]):
+        repo = event.repo_id or (event.data or {}).get("repo")
+        day = vs.parse_day((event.data or {}).get("released_on"))
+        if repo and day:
+            said[repo] = day
+    out = []
+    for row in rows:
+        if row.source != "huggingface" or not row.has_weights or row.weights_seen is None:
+            continue
+        created = vs.parse_day(row.snapshot.get("created_at"))
+        at_start = memory is not None and row.weights_seen <= memory.created_at
+        day = said.get(row.repo_id) or (created if at_start and created else row.weights_seen.date())
+        out.append(vs.Landing(row.repo_id, day, row.snapshot.get("url"), "createdAt" if at_start and created else "seen"))
+    return out
 
 
 def _repo(row) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-STATE_STYLE = {"released": "bold green", "in_window": "yellow", "overdue": "bold red", "waiting": "cyan"}
+STATE_STYLE = {"released": "bold green", "in_window": "yellow", "overdue": "bold red", "waiting": "cyan", "unknown": "dim"}
 
 
 def _console() -> Console:
@@ -51,6 +51,8 @@ def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
         console.print(_watch_table(watch))
         if watch.get("window"):
             console.print(_window_line(watch), highlight=False)
+        for line in variant_lines(watch):
+            console.print(line, highlight=False, soft_wrap=True)
 
 
 def _window_line(watch: dict[str, Any]) -> str:
@@ -61,6 +63,31 @@ def _window_line(watch: dict[str, Any]) -> str:
     others = [f"{basis} {w['start']} to {w['end']}" for basis, w in (watch.get("history_windows") or {}).items()
               if "start" in w and (w["start"], w["end"]) != (window["start"], window["end"])]
     return text + (f"; history says: {'; '.join(others)}" if others else "")
+
+
+def variant_lines(watch: dict[str, Any]) -> list[str]:
+    """One line per expected variant: its window, its state, the repo that fulfilled it; then why and how sure."""
+    lines = []
+    if watch.get("state_by_window"):
+        lines.append(f"    no poll has succeeded yet, so the state is unknown; by the window alone: {watch['state_by_window']}")
+    if watch.get("late_variants"):
+        lines.append(f"    late: {watch['late_variants']}")
+    for var in watch.get("variants") or []:
+        win = var["window"]
+        expected = f"expected {win['start']} to {win['end']} (most likely {win['median']})" if win["start"] else \
+            "not expected"
+        text = f"    {var['variant']}: {var['state']}"
+        if var["repo"]:
+            off = var.get("days_from_most_likely")
+            text += f" - {var['repo']} on {var['landed']}" + (f", {off:+d} day(s) from its most likely date" if off is not None else "")
+        elif var.get("days_overdue") is not None:
+            text += f" - {var['days_overdue']} day(s) late" + (" by the window" if var.get("state_by_window") else "")
+        lines.append(f"{text}; {expected}")
+    if watch.get("window_reason"):
+        lines.append(f"    why this window: {watch['window_reason']}")
+    if watch.get("track_record"):
+        lines.append(f"    uncertainty: {watch['track_record']} (watcher cadence --backtest)")
+    return lines
 
 
 def _not_yet(item: dict[str, Any]) -> str:
@@ -83,7 +110,9 @@ def _watch_table(watch: dict[str, Any]) -> Table:
     state = watch["state"]
     window = watch["expected_window"]
     when = ""
-    if watch.get("days_overdue") is not None:
+    if watch.get("state_by_window"):
+        when = f" (no poll has succeeded; by the window alone: {watch['state_by_window']})"
+    elif watch.get("days_overdue") is not None:
         when = f", {watch['days_overdue']} day(s) overdue"
     elif watch.get("days_until_window") is not None:
         when = f", window opens in {watch['days_until_window']} day(s)"

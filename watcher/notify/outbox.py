@@ -289,7 +289,9 @@ def build(config: Config, session, row: Delivery, clock: Clock) -> Message | Non
     if not events:
         return None
     try:
-        watch = config.watch(row.watch)
+        from watcher import observed  # late: observed imports config, which the notify package must not need first
+
+        watch = observed.attach(config, session).watch(row.watch)
         title = watch.display_title
         released = any(r.has_weights and r.source == "huggingface" for r in queries.repos_of(session, watch.name))
         context = context_line(watch, clock().date(), released)

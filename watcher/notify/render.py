@@ -13,7 +13,7 @@ _QUANT = re.compile(r"(?i)(?:^|[-_.])(fp8|fp4|int8|int4|w4a16|w8a8|gguf|awq|gptq
 
 
 # Watch-level kinds that belong in one thread (the first overdue alert's); other parallel work may add kinds.
-WATCH_THREAD_KINDS = ("overdue", "reminder")
+WATCH_THREAD_KINDS = ("overdue", "reminder", "variant_released")
 
 
 @dataclass

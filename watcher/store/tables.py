@@ -181,3 +181,20 @@ class SentMessage(Base):
     content: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime | None]
+
+
+class ObservedRelease(Base):
+    """A variant's first open weights as this watcher saw them: history for the next watch of the same cadence."""
+
+    __tablename__ = "observed_releases"
+    __table_args__ = (UniqueConstraint("cadence", "watch", "variant"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cadence: Mapped[str] = mapped_column(String(200), index=True)
+    watch: Mapped[str] = mapped_column(String(200))
+    flagship: Mapped[str] = mapped_column(String(200))
+    flagship_released: Mapped[str] = mapped_column(String(10))  # ISO date, as in config.yaml
+    variant: Mapped[str] = mapped_column(String(100))
+    repo: Mapped[str] = mapped_column(String(600))
+    released: Mapped[str] = mapped_column(String(10))  # ISO date the history counts
+    hub_created_at: Mapped[str | None] = mapped_column(String(40))  # the repo's createdAt, as the Hub gave it
+    seen_at: Mapped[dt.datetime]
