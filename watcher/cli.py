@@ -200,10 +200,11 @@ def run(
             fail(f"metrics.port: cannot listen on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}")
         listeners.append(metrics.on_job)
     from watcher.leader import LeaderError
+    from watcher.webhooks import WebhookError
 
     try:
         code = daemon.run(cfg, engine, clock=now, listeners=listeners)
-    except LeaderError as exc:
+    except (LeaderError, WebhookError) as exc:
         fail(str(exc), 1)
     raise typer.Exit(code)
 

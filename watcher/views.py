@@ -38,6 +38,8 @@ def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
             console.print(f"  [red]error[/red] {error}", markup=True, highlight=False)
     else:
         console.print("No poll has run yet: run `watcher poll` or `watcher run`.")
+    if doc.get("webhooks"):
+        console.print(_webhook_line(doc["webhooks"]), highlight=False, markup=False)
     for source, budget in sorted((doc.get("rate_limits") or {}).items()):
         console.print(_budget_line(source, budget), highlight=False)
     for warning in doc.get("warnings") or []:
@@ -51,6 +53,16 @@ def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
         console.print(_watch_table(watch))
         if watch.get("window"):
             console.print(_window_line(watch), highlight=False)
+
+
+def _webhook_line(hooks: dict[str, Any]) -> str:
+    if hooks.get("last_received_at"):
+        line = f"Webhooks: last received {_when(hooks['last_received_at'])} ({hooks.get('last_repo') or '?'})"
+    else:
+        line = "Webhooks: none received yet (polling still runs on its interval)"
+    if hooks.get("last_rejected_at"):
+        line += f"; last refused {_when(hooks['last_rejected_at'])} ({(hooks.get('last_rejection') or '').replace('_', ' ')})"
+    return line
 
 
 def _window_line(watch: dict[str, Any]) -> str:
