@@ -127,3 +127,27 @@ def test_a_flood_during_a_running_cycle_is_one_poll_after_it(live, hub, slack):
     assert len(daemon.cycles("webhook")) == 1
     assert len(hub.requests_to("/api/models?")) - listed == 1  # one listing of the author, not 100
     assert sample(metrics, "watcher_webhooks_accepted_total", outcome="queued") == 100
+
+
+def test_status_shows_the_last_webhook_and_the_health_check_ignores_quiet_webhooks(live, hub):
+    import datetime as dt
+
+    from rich.console import Console
+
+    from watcher import health, status, views
+
+    daemon, _ = live
+    later = dt.datetime(2026, 7, 12, 12, 20, tzinfo=dt.timezone.utc)
+    assert status.build(daemon.config, daemon.engine, later)["webhooks"]["last_received_at"] is None
+    assert health.check(daemon.config, later)[0] == health.HEALTHY  # no webhook ever: still healthy
+    post(daemon.url, hub.payload("Qwen/Qwen3.7-9B"), "whs-not-the-secret")
+    post(daemon.url, hub.payload("Qwen/Qwen3.7-9B"), SECRET)
+    doc = wait_for(lambda: (d := status.build(daemon.config, daemon.engine, later))["webhooks"]["last_received_at"]
+                   and d["webhooks"]["last_rejection"] and d, "receipts in the database")
+    assert doc["webhooks"] == {"path": "/hooks/huggingface", "last_received_at": "2026-07-12T12:00:00Z",
+                               "last_repo": "Qwen/Qwen3.7-9B", "last_rejected_at": "2026-07-12T12:00:00Z",
+                               "last_rejection": "wrong_secret"}
+    console = Console(record=True, width=200)
+    views.print_status(doc, console)
+    assert "Webhooks: last received 2026-07-12 12:00 (Qwen/Qwen3.7-9B); last refused 2026-07-12 12:00 (wrong secret)" \
+        in console.export_text()

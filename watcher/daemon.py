@@ -66,10 +66,15 @@ class Daemon:
         self.listeners = list(listeners)
         self.stop = threading.Event()
         self.work = threading.Lock()
-        self.leadership = Leadership(engine).start()  # LeaderError: another daemon owns this SQLite file
+        self.webhooks = WebhookService(self) if config.webhooks is not None else None  # WebhookError: no secret, port
+        try:
+            self.leadership = Leadership(engine).start()  # LeaderError: another daemon owns this SQLite file
+        except Exception:
+            if self.webhooks is not None:
+                self.webhooks.server.close()
+            raise
         self.scheduler = self.build_scheduler()
         self.store_failures: list[tuple[dt.datetime, str]] = []  # jobs the database refused, not yet reported
-        self.webhooks = WebhookService(self) if config.webhooks is not None else None  # WebhookError
 
     def build_scheduler(self) -> BackgroundScheduler:
         schedule = self.config.schedule

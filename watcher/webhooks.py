@@ -238,4 +238,6 @@ class Server:
         if self.thread.is_alive():
             self.server.trigger.pull_trigger(close_all)
             self.thread.join(timeout=5)
+        else:  # never started: no loop to ask
+            close_all()
         self.server.task_dispatcher.shutdown(timeout=2)
