@@ -324,3 +324,7 @@ def main() -> None:
 from watcher.cli_db import db_app  # noqa: E402 - the sub-app imports cli lazily, inside its commands
 
 app.add_typer(db_app, name="db")
+
+from watcher.cli_webhooks import webhooks_app  # noqa: E402
+
+app.add_typer(webhooks_app, name="webhooks")
