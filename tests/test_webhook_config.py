@@ -56,3 +56,13 @@ def test_run_with_the_port_taken_names_the_field(watcher, monkeypatch):
         result = watcher("run")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"watcher: webhooks.port: cannot listen on 127.0.0.1:{port}")
+
+
+def test_check_config_says_where_the_receiver_listens_and_whether_the_secret_is_set(watcher, monkeypatch):
+    watcher.config["webhooks"] = {"port": 9109}
+    result = watcher("check-config")
+    assert "webhooks: `watcher run` listens on 0.0.0.0:9109/hooks/huggingface; WATCHER_WEBHOOK_SECRET NOT SET" \
+        in result.stdout
+    monkeypatch.setenv(SECRET_ENV, "whs-0123456789abcdef")
+    result = watcher("check-config")
+    assert "WATCHER_WEBHOOK_SECRET set" in result.stdout and "whs-0123456789abcdef" not in result.stdout

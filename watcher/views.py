@@ -138,6 +138,13 @@ def print_config(config, destinations: list[str], warning: str | None, console: 
     console.print(f"Config OK: {config.source_path}")
     console.print(f"database: {_safe(config.database)}; poll every {config.schedule.poll_interval}; "
                   f"hub {config.huggingface.endpoint}; github {config.github.api_url}; alerts to {', '.join(destinations)}")
+    if config.webhooks is not None:
+        import os
+
+        hooks = config.webhooks
+        secret = "set" if os.environ.get("WATCHER_WEBHOOK_SECRET") else "NOT SET: `watcher run` will refuse to start"
+        console.print(f"webhooks: `watcher run` listens on {hooks.host}:{hooks.port}{hooks.path}; "
+                      f"WATCHER_WEBHOOK_SECRET {secret}", markup=False, highlight=False)
     if warning:
         console.print(f"[yellow]warning[/yellow] {warning}")
     for watch in config.watches:

@@ -17,15 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from watcher import telemetry
 from watcher.leader import identity
-from watcher.store.db import transaction
+from watcher.store.db import safe_url, transaction
 from watcher.store.locks import is_postgres, store_lock
+from watcher.store.problems import describe
 from watcher.store.tables import WebhookReceipt, WebhookWakeup
 from watcher.webhooks import Inbox
 
@@ -49,6 +52,7 @@ class WebhookPolls:
         self.engine = daemon.engine
         self.shared = is_postgres(self.engine)
         self.halt = threading.Event()
+        self._complained = -60.0
         self.thread = threading.Thread(target=self._loop, name="webhook-polls", daemon=True)
 
     def start(self) -> WebhookPolls:
@@ -70,8 +74,17 @@ class WebhookPolls:
                 return
             try:
                 self.step()
+            except SQLAlchemyError as exc:  # the database is away: one line a minute, the next tick retries
+                self._complain(exc)
             except Exception:  # noqa: BLE001 - the thread must outlive a bad step; the next tick retries
                 log.exception("webhook polls: step failed")
+
+    def _complain(self, exc: SQLAlchemyError) -> None:
+        now = time.monotonic()
+        if now - self._complained >= 60:
+            self._complained = now
+            log.error("webhook polls: database %s: %s; queued webhooks wait, polling goes on",
+                      safe_url(str(self.engine.url)), describe(exc))
 
     def step(self) -> None:
         """Write new receipts, then poll (leader) or forward (standby) whatever is waiting."""
@@ -107,9 +120,14 @@ class WebhookPolls:
     def _forward(self, woken: dict[str, dt.datetime]) -> None:
         if not woken:
             return
-        with transaction(self.engine) as session:
-            session.add_all(WebhookWakeup(watch=name, received_at=at, received_by=identity()[:200])
-                            for name, at in woken.items())
+        try:
+            with transaction(self.engine) as session:
+                session.add_all(WebhookWakeup(watch=name, received_at=at, received_by=identity()[:200])
+                                for name, at in woken.items())
+        except SQLAlchemyError as exc:  # dropped, not retried every second: the leader's next poll covers it
+            log.warning("webhook: could not forward %s to the leader (database: %s); its next regular poll covers it",
+                        ", ".join(sorted(woken)), describe(exc))
+            return
         log.info("webhook: forwarded %s to the leader", ", ".join(sorted(woken)))
 
     def _forwarded_waiting(self) -> bool:
