@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 
@@ -42,6 +43,7 @@ class LiveDaemon:
     """Daemon.run() on a thread; `stop()` is the graceful shutdown a SIGTERM would start."""
 
     def __init__(self, raw: dict, clock=lambda: NOW) -> None:
+        _drop_closed_log_streams()
         self.config = config_mod.Config.model_validate(raw)
         self.engine = open_engine(self.config.database)
         self.results: list[tuple[str, object]] = []
@@ -64,3 +66,12 @@ class LiveDaemon:
         self.daemon.stop.set()
         self.thread.join(timeout=30)
         self.engine.dispose()
+
+
+def _drop_closed_log_streams() -> None:
+    """An earlier in-process CLI test (`watcher run` under CliRunner) left a root handler on a stream
+    CliRunner has closed; this daemon's threads would print 'Logging error' for every line."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(getattr(handler, "stream", None), "closed", False):
+            root.removeHandler(handler)
