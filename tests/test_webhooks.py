@@ -90,6 +90,7 @@ def test_bad_requests_are_refused_and_poll_nothing(live, hub, caplog, what, chan
     assert got == status, body
     assert daemon.daemon.webhooks.inbox.oldest() is None
     assert sample(metrics, "watcher_webhooks_rejected_total", reason=reason) == 1
+    assert sample(metrics, "watcher_webhooks_received_total") == 1
     assert SECRET not in caplog.text and "whs-not-the-secret" not in caplog.text
     assert f"webhook rejected from 127.0.0.1: {status}" in caplog.text
 
@@ -170,3 +171,17 @@ def test_a_burst_within_the_settle_window_is_one_poll(live, hub, slack):
         pytest.skip(f"sending 100 payloads took {burst:.2f}s, longer than the {SETTLE:g}s settle window")
     assert len(daemon.cycles("webhook")) == 1
     wait_for(lambda: len(slack.messages) == 2, "the alert")
+
+
+def test_idle_connections_do_not_stop_the_receiver(live, hub):
+    import socket
+
+    daemon, _ = live
+    port = daemon.daemon.webhooks.port
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(20)]  # connect, send nothing
+    try:
+        idle[0].sendall(b"POST /hooks/huggingface HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")  # stalls
+        assert post(daemon.url, hub.payload("Qwen/Qwen3.7-9B"), SECRET, timeout=5)[0] == 202
+    finally:
+        for sock in idle:
+            sock.close()
