@@ -70,3 +70,18 @@ def _webhook_cycles(daemon) -> int:
 
 def _forwards(daemon) -> int:
     return sum(1 for _, line in daemon.lines if "forwarded qwen3.7 to the leader" in line)
+
+
+def test_a_webhook_at_the_standby_after_the_leader_died_is_polled_by_the_standby(pair, hub, slack):
+    import signal
+
+    first, second = pair.start(IN_WINDOW), pair.start(IN_WINDOW)
+    pair.wait_delivered(1)
+    leader = pair.leader()
+    standby = second if leader is first else first
+    leader.stop(signal.SIGKILL)  # hourly polling: without a webhook the standby would take over in an hour
+    hub.add_model("Qwen/Qwen3.7-9B", {"model.safetensors": 9 * GB})
+    assert post(receiver_url(standby), hub.payload("Qwen/Qwen3.7-9B"), SECRET)[0] == 202
+    pair.wait_delivered(2)
+    assert standby.leader and _forwards(standby) == 0 and _webhook_cycles(standby) == 1
+    assert len(slack.messages) == 2 and "Qwen/Qwen3.7-9B" in slack.messages[1]["text"]
