@@ -87,11 +87,10 @@ class WebhookPolls:
                       safe_url(str(self.engine.url)), describe(exc))
 
     def step(self) -> None:
-        """Write new receipts, then poll (leader) or forward (standby) whatever is waiting."""
+        """Poll (leader) or forward (standby) whatever is waiting, then write the receipts for `status`."""
+        if self.inbox.oldest() is not None or self._forwarded_waiting():
+            self.daemon._guarded("webhook", self._work)
         self._write_receipts()
-        if self.inbox.oldest() is None and not self._forwarded_waiting():
-            return
-        self.daemon._guarded("webhook", self._work)
 
     def _work(self):
         """Under the daemon's cycle lock: is_leader() is only ever asked there."""
