@@ -388,7 +388,7 @@ class Metrics(Strict):
 class Webhooks(Strict):
     """The Hub webhook receiver inside `watcher run`; its secret comes from WATCHER_WEBHOOK_SECRET only."""
 
-    host: str = "0.0.0.0"
+    host: str = Field(default="0.0.0.0", min_length=1)
     port: int = Field(default=9109, ge=0, le=65535)  # 0: any free port
     path: str = Field(default="/hooks/huggingface", pattern=r"^/[A-Za-z0-9._~/-]*$", max_length=200)
 
