@@ -182,8 +182,8 @@ class Receiver:
         if kind != "model":
             return Verdict(200, f"{kind} repos are not watched", repo)
         watches = watches_for(self.config, repo)
-        note = f"{what} -> poll {', '.join(watches)}" if watches else f"{what}: no watch covers it"
-        return Verdict(202 if watches else 200, note.strip(), repo, watches)
+        note = f"-> poll {', '.join(watches)}" if watches else "ignored: no watch covers it"
+        return Verdict(202 if watches else 200, f"{what} {note}".strip(), repo, watches)
 
     def _record(self, verdict: Verdict, peer: str) -> None:
         now = self.clock()
