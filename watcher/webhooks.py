@@ -216,7 +216,7 @@ class Server:
         try:
             self.server = waitress.create_server(
                 app, host=settings.host, port=settings.port, threads=2, ident="watcher",
-                max_request_body_size=SERVER_BODY_LIMIT, channel_timeout=10, connection_limit=64,
+                max_request_body_size=SERVER_BODY_LIMIT, channel_timeout=10, cleanup_interval=5, connection_limit=64,
                 clear_untrusted_proxy_headers=True)
         except OSError as exc:
             raise WebhookError(f"webhooks.port: cannot listen on {settings.host}:{settings.port}: "
