@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # watcher daemon image: wheels are built in the first stage, the runtime stage has no compilers,
 # runs as a fixed non-root uid, keeps its SQLite database on the /data volume and takes secrets
-# (HF_TOKEN, GITHUB_TOKEN, SLACK_BOT_TOKEN / SLACK_WEBHOOK_URL) only from the environment at run time.
+# (HF_TOKEN, GITHUB_TOKEN, SLACK_BOT_TOKEN / SLACK_WEBHOOK_URL, WATCHER_WEBHOOK_SECRET) only from the
+# environment at run time.
 ARG PYTHON_VERSION=3.11
 
 FROM python:${PYTHON_VERSION}-slim AS build
@@ -36,7 +37,8 @@ COPY config.yaml /etc/watcher/config.yaml
 USER 10001:10001
 WORKDIR /data
 VOLUME /data
-EXPOSE 9108
+# 9108: metrics (`metrics:`); 9109: the Hub webhook receiver (`webhooks:`), behind a TLS reverse proxy
+EXPOSE 9108 9109
 STOPSIGNAL SIGTERM
 # Docker reserves exit code 2 for itself, so a config/database error (2) is reported as unhealthy (1).
 HEALTHCHECK --interval=60s --timeout=15s --start-period=2m --retries=3 \

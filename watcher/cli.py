@@ -200,10 +200,11 @@ def run(
             fail(f"metrics.port: cannot listen on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}")
         listeners.append(metrics.on_job)
     from watcher.leader import LeaderError
+    from watcher.webhooks import WebhookError
 
     try:
         code = daemon.run(cfg, engine, clock=now, listeners=listeners)
-    except LeaderError as exc:
+    except (LeaderError, WebhookError) as exc:
         fail(str(exc), 1)
     raise typer.Exit(code)
 
@@ -351,3 +352,7 @@ def main() -> None:
 from watcher.cli_db import db_app  # noqa: E402 - the sub-app imports cli lazily, inside its commands
 
 app.add_typer(db_app, name="db")
+
+from watcher.cli_webhooks import webhooks_app  # noqa: E402
+
+app.add_typer(webhooks_app, name="webhooks")

@@ -31,6 +31,7 @@ SECRET_ENV = {
     "bot_token": "SLACK_BOT_TOKEN",
     "webhook_url": "SLACK_WEBHOOK_URL",
     "password": "the database URL in WATCHER_DATABASE_URL",
+    "secret": "WATCHER_WEBHOOK_SECRET",
 }
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 MAX_DURATION_SECONDS = 366 * 86400
@@ -395,6 +396,14 @@ class Metrics(Strict):
     host: str = "0.0.0.0"
 
 
+class Webhooks(Strict):
+    """The Hub webhook receiver inside `watcher run`; its secret comes from WATCHER_WEBHOOK_SECRET only."""
+
+    host: str = Field(default="0.0.0.0", min_length=1)
+    port: int = Field(default=9109, ge=0, le=65535)  # 0: any free port
+    path: str = Field(default="/hooks/huggingface", pattern=r"^/[A-Za-z0-9._~/-]*$", max_length=200)
+
+
 class Config(Strict):
     database: str = "sqlite:///watcher.db"
     huggingface: HubSettings = HubSettings()
@@ -403,6 +412,7 @@ class Config(Strict):
     schedule: Schedule = Schedule()
     cadences: dict[str, Cadence] = {}
     metrics: Metrics | None = None
+    webhooks: Webhooks | None = None  # absent: no receiver, polling only
     watches: list[Watch] = Field(min_length=1)
     source_path: str = Field(default="", exclude=True)
 

@@ -66,7 +66,13 @@ class Daemon:
         self.listeners = list(listeners)
         self.stop = threading.Event()
         self.work = threading.Lock()
-        self.leadership = Leadership(engine).start()  # LeaderError: another daemon owns this SQLite file
+        self.webhooks = WebhookService(self) if config.webhooks is not None else None  # WebhookError: no secret, port
+        try:
+            self.leadership = Leadership(engine).start()  # LeaderError: another daemon owns this SQLite file
+        except Exception:
+            if self.webhooks is not None:
+                self.webhooks.server.close()
+            raise
         self.scheduler = self.build_scheduler()
         self.store_failures: list[tuple[dt.datetime, str]] = []  # jobs the database refused, not yet reported
 
@@ -106,19 +112,21 @@ class Daemon:
             self.work.release()
 
     def poll(self, job: str, watches: Sequence[Watch]) -> None:
-        def work():
-            result = pipeline.run_cycle(self.config, self.engine, self.clock, notifiers=notifiers(self.config),
-                                        watches=watches)
-            log.info("cycle %s done in %.1fs: %d watch(es), %d event(s), %d error(s), %d delivered, %d pending",
-                     result.run_id, result.seconds, len(watches), len(result.events), len(result.errors),
-                     result.delivered, result.pending, extra={"job": job, "run_id": result.run_id})
-            for event in result.events:
-                log.info("watch=%s event %s", event.watch, event.kind.value,
-                         extra={"watch": event.watch, "repo": event.repo_id, "source": event.source, "job": job})
-            self._note_store_failures(result.run_id)
-            return result
+        # only the leader polls; standbys retry each tick
+        self._guarded(job, self.leadership.guard(lambda: self.cycle(job, watches)))
 
-        self._guarded(job, self.leadership.guard(work))  # only the leader polls; standbys retry each tick
+    def cycle(self, job: str, watches: Sequence[Watch]) -> pipeline.CycleResult:
+        """One poll of `watches`; the caller holds the cycle lock and has checked leadership (poll, webhook)."""
+        result = pipeline.run_cycle(self.config, self.engine, self.clock, notifiers=notifiers(self.config),
+                                    watches=watches)
+        log.info("cycle %s done in %.1fs: %d watch(es), %d event(s), %d error(s), %d delivered, %d pending",
+                 result.run_id, result.seconds, len(watches), len(result.events), len(result.errors),
+                 result.delivered, result.pending, extra={"job": job, "run_id": result.run_id})
+        for event in result.events:
+            log.info("watch=%s event %s", event.watch, event.kind.value,
+                     extra={"watch": event.watch, "repo": event.repo_id, "source": event.source, "job": job})
+        self._note_store_failures(result.run_id)
+        return result
 
     def _note_store_failures(self, run_id: int) -> None:
         """Once the database takes writes again, the run that worked names the jobs that could not be
@@ -157,12 +165,16 @@ class Daemon:
                  len(self.config.watches), len(groups), self.config.schedule.poll_interval,
                  self.config.schedule.jitter, self.config.schedule.deliver_interval)
         self.scheduler.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
         self.stop.wait()
         return self.shutdown(daemon_id)
 
     def shutdown(self, daemon_id: int | None) -> int:
         timeout = self.config.schedule.shutdown_timeout.total_seconds()
         self.scheduler.pause()  # no new job starts; a running one goes on
+        if self.webhooks is not None:
+            self.webhooks.close()  # no new webhook poll either
         if not self.work.acquire(timeout=timeout):
             log.error("the running job did not finish within %ss: exiting; its uncommitted writes are rolled back",
                       f"{timeout:g}")
@@ -204,6 +216,30 @@ class Daemon:
                     row.stopped_at = self.clock()
         except Exception:  # noqa: BLE001
             log.exception("could not record the daemon stop")
+
+
+class WebhookService:
+    """The receiver (HTTP thread) and the thread that turns its queue into polls (`webhooks:` in the config)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        from watcher import wake, webhooks
+
+        self.inbox = webhooks.Inbox()
+        app = webhooks.Receiver(daemon.config, webhooks.secret_from_env(), self.inbox, daemon.clock)
+        self.server = webhooks.Server(daemon.config.webhooks, app)
+        self.polls = wake.WebhookPolls(daemon, self.inbox)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def start(self) -> None:
+        self.polls.start()
+        self.server.start()
+
+    def close(self) -> None:
+        self.server.close()
+        self.polls.close()
 
 
 def cadence_check(config: Config, engine: Engine, clock: Clock = utcnow) -> pipeline.CycleResult:

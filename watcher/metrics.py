@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Engine
 
@@ -19,6 +19,7 @@ from watcher.config import Config
 from watcher.models import WatchState
 from watcher.pipeline import Clock, CycleResult, utcnow
 from watcher.sources import SOURCES
+from watcher.webhooks import REASONS
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,33 @@ class Metrics:
                                 registry=r)
         self.events = Counter("watcher_events", "Events detected by this process", ["kind"], registry=r)
         self.cycle_seconds = Gauge("watcher_last_cycle_seconds", "Duration of the last poll cycle", registry=r)
+        self.webhooks_received = Counter("watcher_webhooks_received", "Requests to the webhook receiver", registry=r)
+        self.webhooks_accepted = Counter("watcher_webhooks_accepted", "Webhooks with the right secret and a Hub payload",
+                                         ["outcome"], registry=r)  # queued (a watch covers the repo) or ignored
+        self.webhooks_rejected = Counter("watcher_webhooks_rejected", "Webhook requests refused", ["reason"], registry=r)
+        self.detection = Histogram("watcher_webhook_detection_seconds",
+                                   "From a webhook's arrival to the end of the poll that delivered its alerts",
+                                   buckets=(0.5, 1, 2, 3, 5, 10, 30, 60, 300), registry=r)
         for source in SOURCES:  # series exist at 0 from the start, so rate() and alerts work at once
             self.polls.labels(source)
             self.failures.labels(source)
+        for outcome in ("queued", "ignored"):
+            self.webhooks_accepted.labels(outcome)
+        for reason in REASONS:
+            self.webhooks_rejected.labels(reason)
         r.register(StoreCollector(config, engine, clock))
         self.server = None
+
+    def on_webhook(self, outcome: str, detail: str, seconds: float | None) -> None:
+        """telemetry.webhook listener: the receiver's verdicts and the detections they led to."""
+        if outcome == "detected" and seconds is not None:
+            self.detection.observe(seconds)
+            return
+        self.webhooks_received.inc()
+        if outcome == "accepted":
+            self.webhooks_accepted.labels(detail).inc()
+        else:
+            self.webhooks_rejected.labels(detail).inc()
 
     def on_job(self, job: str, outcome: object) -> None:
         """Daemon listener: every finished job's CycleResult."""
@@ -115,6 +138,7 @@ class Metrics:
         """Listen on metrics.host:port; return the port (0 in the config picks a free one, for tests)."""
         settings = self.config.metrics
         telemetry.subscribe(self.on_response)
+        telemetry.subscribe_webhooks(self.on_webhook)
         install_github_hook()
         self.server, _thread = start_http_server(settings.port, addr=settings.host, registry=self.registry)
         port = self.server.server_address[1]
@@ -123,6 +147,7 @@ class Metrics:
 
     def close(self) -> None:
         telemetry.unsubscribe(self.on_response)
+        telemetry.unsubscribe_webhooks(self.on_webhook)
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()

@@ -12,7 +12,7 @@ from watcher import variant_state as vs
 from watcher.config import Config
 from watcher.store import cache_queries, queries
 from watcher.store.db import transaction
-from watcher.store.tables import DaemonRun, PollRun
+from watcher.store.tables import DaemonRun, PollRun, WebhookReceipt
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -29,6 +29,7 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
         stuck = queries.undelivered(session)
         watches = [_watch(session, w, now.date(), counts) for w in config.watches]
         store_problems = _store_problems(session, now)
+        hooks = _webhooks(config, session)
     pending = sum(n for (_, status), n in counts.items() if status == queries.PENDING)
     failed = sum(n for (_, status), n in counts.items() if status == queries.FAILED)
     warning = notify.slack_warning(config)
@@ -39,6 +40,7 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
         "destinations": notify.destinations(config),
         "warnings": ([warning] if warning else []) + store_problems,
         "last_poll": _run(run),
+        "webhooks": hooks,
         "rate_limits": budgets,
         "undelivered": [
             {"id": d.id, "watch": d.watch, "destination": d.destination, "status": d.status,
@@ -46,6 +48,20 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
             for d in stuck
         ],
         "watches": watches,
+    }
+
+
+def _webhooks(config: Config, session) -> dict[str, Any] | None:
+    """When the last webhook arrived (any replica); quiet webhooks are normal, never a warning."""
+    if config.webhooks is None:
+        return None
+    row = session.get(WebhookReceipt, "huggingface")
+    return {
+        "path": config.webhooks.path,
+        "last_received_at": _iso(row.last_accepted_at) if row else None,
+        "last_repo": row.last_repo if row else None,
+        "last_rejected_at": _iso(row.last_rejected_at) if row else None,
+        "last_rejection": row.last_rejection if row else None,
     }
 
 

@@ -28,3 +28,28 @@ def api_response(source: str, status: int | str, headers: Mapping[str, str] | No
             listener(source, str(status), headers or {})
         except Exception:  # noqa: BLE001 - telemetry must never break a poll
             pass
+
+
+# Webhooks: (outcome, detail, seconds): ("accepted", "queued"|"ignored", None), ("rejected", reason, None),
+# ("detected", watch, seconds from the webhook to the alerts of the poll it caused).
+WebhookListener = Callable[[str, str, "float | None"], None]
+_webhook_listeners: list[WebhookListener] = []
+
+
+def subscribe_webhooks(listener: WebhookListener) -> None:
+    if listener not in _webhook_listeners:
+        _webhook_listeners.append(listener)
+
+
+def unsubscribe_webhooks(listener: WebhookListener) -> None:
+    if listener in _webhook_listeners:
+        _webhook_listeners.remove(listener)
+
+
+def webhook(outcome: str, detail: str, seconds: float | None = None) -> None:
+    """One webhook judged (or one detection it led to); never raises."""
+    for listener in list(_webhook_listeners):
+        try:
+            listener(outcome, detail, seconds)
+        except Exception:  # noqa: BLE001 - telemetry must never break the receiver
+            pass

@@ -38,6 +38,8 @@ def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
             console.print(f"  [red]error[/red] {error}", markup=True, highlight=False)
     else:
         console.print("No poll has run yet: run `watcher poll` or `watcher run`.")
+    if doc.get("webhooks"):
+        console.print(_webhook_line(doc["webhooks"]), highlight=False, markup=False)
     for source, budget in sorted((doc.get("rate_limits") or {}).items()):
         console.print(_budget_line(source, budget), highlight=False)
     for warning in doc.get("warnings") or []:
@@ -53,6 +55,16 @@ def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
             console.print(_window_line(watch), highlight=False)
         for line in variant_lines(watch):
             console.print(line, highlight=False, soft_wrap=True)
+
+
+def _webhook_line(hooks: dict[str, Any]) -> str:
+    if hooks.get("last_received_at"):
+        line = f"Webhooks: last received {_when(hooks['last_received_at'])} ({hooks.get('last_repo') or '?'})"
+    else:
+        line = "Webhooks: none received yet (polling still runs on its interval)"
+    if hooks.get("last_rejected_at"):
+        line += f"; last refused {_when(hooks['last_rejected_at'])} ({(hooks.get('last_rejection') or '').replace('_', ' ')})"
+    return line
 
 
 def _window_line(watch: dict[str, Any]) -> str:
@@ -155,6 +167,13 @@ def print_config(config, destinations: list[str], warning: str | None, console: 
     console.print(f"Config OK: {config.source_path}")
     console.print(f"database: {_safe(config.database)}; poll every {config.schedule.poll_interval}; "
                   f"hub {config.huggingface.endpoint}; github {config.github.api_url}; alerts to {', '.join(destinations)}")
+    if config.webhooks is not None:
+        import os
+
+        hooks = config.webhooks
+        secret = "set" if os.environ.get("WATCHER_WEBHOOK_SECRET") else "NOT SET: `watcher run` will refuse to start"
+        console.print(f"webhooks: `watcher run` listens on {hooks.host}:{hooks.port}{hooks.path}; "
+                      f"WATCHER_WEBHOOK_SECRET {secret}", markup=False, highlight=False)
     if warning:
         console.print(f"[yellow]warning[/yellow] {warning}")
     for watch in config.watches:

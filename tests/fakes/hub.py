@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit, parse_qsl
 
+from .hub_webhooks import HubWebhooks
 from .server import FakeServer, Request, Response, to_datetime, utcnow
 
 HUB_EPOCH = "2022-03-02T23:29:04.000Z"  # createdAt of repos older than the Hub's creation dates
@@ -96,11 +97,13 @@ def _blob_meta(path: str, size: int) -> dict[str, Any]:
     return meta
 
 
-class FakeHub(FakeServer):
-    """Local Hub: `/api/models`, `/api/models/{id}[/revision/{rev}]`, `/api/models/{id}/tree/{rev}`."""
+class FakeHub(HubWebhooks, FakeServer):
+    """Local Hub: `/api/models`, `/api/models/{id}[/revision/{rev}]`, `/api/models/{id}/tree/{rev}`,
+    and the webhook settings API (see hub_webhooks.py)."""
 
     def __init__(self, page_size: int = 1000) -> None:
         super().__init__()
+        self._init_webhooks()
         self.models: dict[str, HubModel] = {}
         self.valid_tokens: set[str] = set()  # empty: any token is accepted
         self.private_access_tokens: set[str] = set()  # tokens that may see private repos
@@ -195,6 +198,8 @@ class FakeHub(FakeServer):
         if token is not None and self.valid_tokens and token not in self.valid_tokens:
             return _error(401, INVALID_TOKEN, {"X-Error-Message": INVALID_TOKEN})
         segs = [unquote(s) for s in urlsplit(req.raw_path).path.split("/")[1:]]
+        if segs[:2] != ["api", "models"] and (answer := self._webhook_route(req, segs)) is not None:
+            return answer
         if req.method not in ("GET", "HEAD") or segs[:2] != ["api", "models"]:
             return _error(404, "Sorry, we can't find the page you are looking for.")
         rest = segs[2:]

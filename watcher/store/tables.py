@@ -198,3 +198,25 @@ class ObservedRelease(Base):
     released: Mapped[str] = mapped_column(String(10))  # ISO date the history counts
     hub_created_at: Mapped[str | None] = mapped_column(String(40))  # the repo's createdAt, as the Hub gave it
     seen_at: Mapped[dt.datetime]
+
+
+class WebhookWakeup(Base):
+    """A watch a webhook asked to poll, received by a standby replica: the leader polls it and deletes the row."""
+
+    __tablename__ = "webhook_wakeups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    watch: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[dt.datetime]  # wall clock of the receiving replica: detection latency starts here
+    received_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class WebhookReceipt(Base):
+    """When the last webhook arrived at any replica (and the last one refused), for `watcher status`."""
+
+    __tablename__ = "webhook_receipts"
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_accepted_at: Mapped[dt.datetime | None]
+    last_repo: Mapped[str | None] = mapped_column(String(200))
+    last_rejected_at: Mapped[dt.datetime | None]
+    last_rejection: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[dt.datetime]
