@@ -12,9 +12,11 @@ from typing import Annotated, Optional
 import typer
 
 from watcher import config as config_mod
+from watcher.cli_options import ConfigOption, LogFormat, LogLevelOption, VerboseOption, chosen_level
 from watcher.redact import redact
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# Plain help (no Rich panels): Typer's Rich help tags every option with `<bool>`/`<str>`.
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Watch the Hugging Face Hub and GitHub for open-weight releases; alert when they land or are late.")
 EXIT_CONFIG = 2
 
@@ -37,9 +39,12 @@ def now() -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def load_config(ctx: typer.Context):
+def load_config(ctx: typer.Context, log_default: str | None = "WARNING"):
+    """The config named before or after the command; also sets up logging (None: the command does)."""
+    if log_default:
+        setup_logging(ctx, log_default)
     try:
-        return config_mod.load(ctx.obj.get("config"))
+        return config_mod.load(ctx.ensure_object(dict).get("config"))
     except config_mod.ConfigError as exc:
         fail(str(exc))
 
@@ -64,26 +69,42 @@ def open_store(config, create: bool = True):
         fail(str(exc))
 
 
-def setup_logging(level: str = "WARNING", stream=None) -> None:
+def setup_logging(ctx: typer.Context, default: str = "WARNING", stream=None) -> None:
     """Commands other than `run` log problems to stderr, one line each, through the daemon's formatter."""
     from watcher import logs
 
-    logs.setup("text", level, stream or sys.stderr)
+    logs.setup("text", chosen_level(ctx, default), stream or sys.stderr)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from watcher import __version__
+
+        typer.echo(f"watcher {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    config: Annotated[Optional[str], typer.Option("--config", "-c", help="Config file (default: $WATCHER_CONFIG, ./config.yaml, or the embedded default).")] = None,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
-    ctx.obj = {"config": config}
+    ctx.ensure_object(dict)
 
 
 @app.command()
-def poll(ctx: typer.Context) -> None:
+def poll(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+) -> None:
     """Run one cycle now: poll every watch, detect, store, deliver alerts, print a summary."""
-    cfg = load_config(ctx)
-    setup_logging("ERROR")
+    cfg = load_config(ctx, "ERROR")
     engine = open_store(cfg)
     from watcher.pipeline import run_cycle
     from watcher.store.locks import store_lock
@@ -116,6 +137,9 @@ def poll(ctx: typer.Context) -> None:
 @app.command()
 def status(
     ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status document as JSON.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Health check: exit 0 healthy, 1 stale or never polled, 2 config/database error.")] = False,
 ) -> None:
@@ -145,8 +169,11 @@ def status(
 @app.command()
 def events(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many events.")] = 20,
-    watch: Annotated[Optional[str], typer.Option("--watch", help="Only this watch.")] = None,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, metavar="N", help="How many events.")] = 20,
+    watch: Annotated[Optional[str], typer.Option("--watch", metavar="NAME", help="Only this watch.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Show the most recent events, newest first."""
@@ -173,16 +200,19 @@ def events(
 @app.command()
 def run(
     ctx: typer.Context,
-    log_format: Annotated[str, typer.Option("--log-format", envvar="WATCHER_LOG_FORMAT",
-                                            help="Log lines on stdout: text or json (one object per line).")] = "text",
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+    log_format: Annotated[LogFormat, typer.Option("--log-format", envvar="WATCHER_LOG_FORMAT", case_sensitive=False,
+                                                  help="Log lines on stdout: text, or json (one object per line).")]
+        = LogFormat.text,
 ) -> None:
-    """Run the daemon: poll, deliver and cadence jobs until SIGTERM/SIGINT (graceful), a second signal exits at once."""
-    cfg = load_config(ctx)
-    if log_format not in ("text", "json"):
-        fail(f"--log-format: {log_format!r} is not one of text, json")
+    """Run the daemon: poll, deliver and cadence jobs until SIGTERM, SIGINT or SIGHUP (graceful; repeats within
+    2 s are the same stop, a signal after that exits at once)."""
     from watcher import logs
 
-    logs.setup(log_format, "INFO", sys.stdout)
+    logs.setup(log_format.value, chosen_level(ctx, "INFO"), sys.stdout)
+    cfg = load_config(ctx, None)
     engine = open_store(cfg)
     from watcher import daemon, notify
 
@@ -211,11 +241,16 @@ def run(
 @app.command("cadence")
 def cadence_cmd(
     ctx: typer.Context,
-    watch: Annotated[Optional[str], typer.Argument(help="Watch name (default: the first watch with a cadence).")] = None,
-    plot: Annotated[Optional[str], typer.Option("--plot", help="Also draw a timeline chart into this PNG file.")] = None,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+    watch: Annotated[Optional[str], typer.Argument(metavar="WATCH", show_default=False, hidden=True)] = None,
+    plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE", help="Also draw a timeline chart into this PNG file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Show a watch's release history (lags on both bases), its expected window, and today's place in it."""
+    """Show a watch's release history (lags on both bases), its expected window, and today's place in it.
+
+    WATCH is a watch's name; without it, the first watch with a cadence."""
     cfg = load_config(ctx)
     from watcher import cadence_report
 
@@ -259,7 +294,12 @@ def _released(cfg, watch: str) -> bool | None:
 
 
 @app.command("check-config")
-def check_config(ctx: typer.Context) -> None:
+def check_config(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+) -> None:
     """Validate the config and print what would be watched."""
     cfg = load_config(ctx)
     from watcher import notify
@@ -268,15 +308,19 @@ def check_config(ctx: typer.Context) -> None:
     print_config(cfg, notify.destinations(cfg), notify.slack_warning(cfg))
 
 
-notify_app = typer.Typer(no_args_is_help=True, help="Alert destinations: test them, requeue failed alerts.")
+notify_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Alert destinations: test them, requeue failed alerts.")
 app.add_typer(notify_app, name="notify")
 
 
 @notify_app.command("test")
-def notify_test(ctx: typer.Context) -> None:
+def notify_test(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+) -> None:
     """Send a test message to every configured destination; exit 1 if any of them failed."""
-    cfg = load_config(ctx)
-    setup_logging("ERROR")
+    cfg = load_config(ctx, "ERROR")
     from watcher import notify
 
     failed = False
@@ -302,7 +346,12 @@ def notify_test(ctx: typer.Context) -> None:
 
 
 @notify_app.command("retry")
-def notify_retry(ctx: typer.Context) -> None:
+def notify_retry(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+) -> None:
     """Put failed alerts back in the outbox (after fixing the channel or token); the next cycle sends them."""
     cfg = load_config(ctx)
     engine = open_store(cfg)
