@@ -136,4 +136,15 @@ def repo_ids(watch_status: dict, source: str | None = None, **flags) -> set[str]
     }
 
 
+def pytest_collection_modifyitems(config, items):
+    """`pytest -q` is the quick tier: tests marked slow run only when asked for, with `-m slow` (as `.ci/run`
+    does), with any other `-m` expression, or by naming them (`pytest tests/test_x.py::test_y`)."""
+    if config.option.markexpr or any("::" in arg for arg in config.args):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 os.environ.setdefault("WATCHER_TEST", "1")

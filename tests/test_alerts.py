@@ -41,6 +41,7 @@ def cadence_events(watcher) -> list[tuple[str, str, dict]]:
     return [(e["kind"], e["created_at"][:16], e["data"]) for e in items if e["kind"] in kinds]
 
 
+@pytest.mark.slow
 def test_reminders_weekly_across_restarts_then_released(watcher, hub):
     poll(watcher, "2026-07-01T12:00:00Z")  # baseline, before the window (2026-07-10 to 2026-07-18)
     assert cadence_events(watcher) == []

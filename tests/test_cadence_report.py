@@ -114,6 +114,7 @@ def test_plot_to_unwritable_path_is_one_line(cad, tmp_path):
     assert result.stderr.startswith("watcher: --plot ") and result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_only_the_plot_loads_matplotlib(cad, tmp_path):
     """status and the plain table stay light; matplotlib is imported by --plot alone."""
     cad.save()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 import sqlite3
@@ -67,6 +69,7 @@ def test_check_config_prints_watches(watcher):
     assert "authors ['Qwen']" in result.stdout
 
 
+@pytest.mark.slow
 def test_daemon_polls_on_schedule_and_stops_on_sigterm(watcher, hub, tmp_path):
     watcher.config["schedule"]["poll_interval"] = "1s"
     watcher.save()

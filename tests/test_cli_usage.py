@@ -69,3 +69,14 @@ def test_shell_completion_is_offered(tmp_path):
                             env={**os.environ, "SHELL": "/bin/bash"}, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "complete" in result.stdout and "_watcher_completion" in result.stdout
+
+
+def test_check_config_writes_durations_as_the_config_does(watcher):
+    watcher.config["schedule"]["poll_interval"] = "1h30m"
+    watcher.config["watches"][0]["poll_interval"] = "10m"
+    watcher.config["metrics"] = {"port": 9123, "host": "127.0.0.1"}
+    result = watcher("check-config")
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())  # the console may wrap long lines
+    assert "poll every 1h30m" in out and "polled every 10m" in out and "metrics on 127.0.0.1:9123" in out
+    assert "0:" not in out

@@ -131,6 +131,7 @@ def _daemon(watcher, tmp_path, *args, **schedule):
     return Daemon(["--config", str(watcher.path), "run", *args], tmp_path, {"WATCHER_NOW": "2026-07-12T12:00:00Z"})
 
 
+@pytest.mark.slow
 def test_sigterm_mid_cycle_lets_it_finish_and_exits_0(watcher, hub, tmp_path):
     hub.latency = 0.4  # the cycle's Hub calls take a while: the signal lands inside it
     with _daemon(watcher, tmp_path, "--log-format", "json", poll_interval="1h") as proc:
@@ -150,6 +151,7 @@ def test_sigterm_mid_cycle_lets_it_finish_and_exits_0(watcher, hub, tmp_path):
     assert any(line.get("watch") == "qwen3.7" for line in lines)
 
 
+@pytest.mark.slow
 def test_cycle_longer_than_shutdown_timeout_is_abandoned_whole(watcher, hub, tmp_path):
     hub.latency = 30
     with _daemon(watcher, tmp_path, shutdown_timeout="1s", poll_interval="1h") as proc:
@@ -164,6 +166,7 @@ def test_cycle_longer_than_shutdown_timeout_is_abandoned_whole(watcher, hub, tmp
     assert count(db, "poll_runs") == 0 and count(db, "repos") == 0 and count(db, "events") == 0
 
 
+@pytest.mark.slow
 def test_repeated_stop_signals_are_one_graceful_stop(watcher, hub, tmp_path):
     """`timeout`, systemd and Docker may signal the whole process group: the same stop arrives two or three times."""
     hub.latency = 0.4
@@ -181,6 +184,7 @@ def test_repeated_stop_signals_are_one_graceful_stop(watcher, hub, tmp_path):
         assert conn.execute("select count(*) from daemon_runs where stopped_at is null").fetchone() == (0,)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGINT])
 def test_sighup_and_sigint_stop_gracefully_too(watcher, hub, tmp_path, signum):
     with _daemon(watcher, tmp_path, poll_interval="1h") as proc:
@@ -191,6 +195,7 @@ def test_sighup_and_sigint_stop_gracefully_too(watcher, hub, tmp_path, signum):
     assert f"received {signal.Signals(signum).name}: no new jobs" in out and "watcher daemon stopped" in out
 
 
+@pytest.mark.slow
 def test_second_signal_after_the_grace_exits_at_once(watcher, hub, tmp_path):
     hub.latency = 30  # the running cycle would hold a graceful exit for ~30 s
     with _daemon(watcher, tmp_path, shutdown_timeout="60s", poll_interval="1h") as proc:

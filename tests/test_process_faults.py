@@ -18,6 +18,7 @@ from daemon_proc import wait_for
 from faultkit import Rig, Tally, Timeline, kill_runs, placeholder, weights
 
 LINUX = sys.platform.startswith("linux")
+pytestmark = pytest.mark.slow  # real processes, kills and timelines: .ci/run runs them
 
 
 @pytest.fixture

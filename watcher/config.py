@@ -62,6 +62,21 @@ def parse_duration(value: Any, allow_zero: bool = False) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
+def format_duration(value: dt.timedelta | None) -> str:
+    """The config's own spelling (15m, 1h30m, 7d, 0s), for check-config and log lines; parse_duration reads it back."""
+    if value is None:
+        return "-"
+    seconds = value.total_seconds()
+    if seconds != int(seconds):
+        return f"{seconds:g}s"
+    seconds, parts = int(seconds), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
 Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
 Wait = Annotated[dt.timedelta, BeforeValidator(lambda v: parse_duration(v, allow_zero=True))]
 

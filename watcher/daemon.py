@@ -30,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from watcher import notify, pipeline
 from watcher.notify import outbox
-from watcher.config import Config, Watch
+from watcher.config import Config, Watch, format_duration
 from watcher.leader import Leadership
 from watcher.pipeline import Clock, utcnow
 from watcher.store import queries
@@ -163,9 +163,11 @@ class Daemon:
                 signal.signal(signum, self._on_signal)
         daemon_id = self._record_start()
         groups = poll_groups(self.config)
+        schedule = self.config.schedule
+        jitter = schedule.jitter if isinstance(schedule.jitter, str) else format_duration(schedule.jitter)
         log.info("watcher daemon started: %d watch(es) in %d poll job(s), poll every %s (jitter %s), deliver every %s",
-                 len(self.config.watches), len(groups), self.config.schedule.poll_interval,
-                 self.config.schedule.jitter, self.config.schedule.deliver_interval)
+                 len(self.config.watches), len(groups), format_duration(schedule.poll_interval), jitter,
+                 format_duration(schedule.deliver_interval))
         self.scheduler.start()
         while not self.stop.is_set():
             self.stop.wait(WAKE)
@@ -201,7 +203,7 @@ class Daemon:
             if self.stop_requested_at is None:
                 self.stop_requested_at = at
                 log.info("received %s: no new jobs; the running job gets up to %s to finish (a signal %gs or more "
-                         "later exits at once)", name, self.config.schedule.shutdown_timeout, REPEAT_GRACE)
+                         "later exits at once)", name, format_duration(self.config.schedule.shutdown_timeout), REPEAT_GRACE)
                 self.stop.set()
             elif at - self.stop_requested_at < REPEAT_GRACE:
                 log.debug("received %s again within %gs: the same stop request", name, REPEAT_GRACE)
