@@ -121,6 +121,7 @@ def test_status_shows_explicit_window_beside_the_history(watcher):
     shipped = config.load(str(config.Path(__file__).resolve().parents[1] / "config.yaml"))
     watcher.config["cadences"] = {"qwen": shipped.cadences["qwen"].model_dump(mode="json")}
     watcher.config["watches"][0]["cadence"] = "qwen"
+    assert watcher("db", "upgrade").exit_code == 0  # status reads a database; it never creates one
     status = watcher.watch_status()
     assert status["expected_window"] == {"start": "2026-07-10", "end": "2026-07-18"}
     assert (status["basis"], status["window_source"]) == ("flagship", "explicit lag_days")

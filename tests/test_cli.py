@@ -58,8 +58,12 @@ def test_status_reads_only_the_database(watcher, tmp_path):
 
 def test_status_before_any_poll_and_missing_database(watcher, tmp_path):
     result = watcher("status")
-    assert result.exit_code == 0
-    assert "No poll has run yet" in result.stdout
+    assert result.exit_code == 1
+    assert f"there is no database at {tmp_path / 'watcher.db'} yet; `watcher poll`" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]  # nothing created
+    assert watcher("db", "upgrade").exit_code == 0
+    result = watcher("status")
+    assert result.exit_code == 0 and "No poll has run yet" in result.stdout
 
 
 def test_check_config_prints_watches(watcher):

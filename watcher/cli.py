@@ -60,6 +60,20 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def open_reader(config):
+    """For commands that only read: create nothing, write nothing (see store/reader.py); exit 1 if there is
+    no database yet, 2 if it cannot be read."""
+    from watcher.store.db import StoreError
+    from watcher.store.reader import NoDatabase, open_reader as reader
+
+    try:
+        return reader(config.database)
+    except NoDatabase as exc:
+        fail(str(exc), code=1)
+    except StoreError as exc:
+        fail(str(exc))
+
+
 def open_store(config, create: bool = True):
     from watcher.store.db import StoreError, open_engine
 
@@ -145,17 +159,18 @@ def status(
 ) -> None:
     """Show each watch's state, window, repos, last poll and pending alerts (reads the database only)."""
     cfg = load_config(ctx)
+    moment = now()  # a bad WATCHER_NOW is its own error, not the database's
     if check:
         from watcher import health
 
-        code, line = health.check(cfg, now())
+        code, line = health.check(cfg, moment)
         typer.echo(redact(line))
         raise typer.Exit(code)
-    engine = open_store(cfg)
+    engine = open_reader(cfg)
     from watcher import status as status_mod
 
     try:
-        doc = status_mod.build(cfg, engine, now())
+        doc = status_mod.build(cfg, engine, moment)
     except Exception as exc:  # noqa: BLE001 - a broken database is a one-line error, not a traceback
         fail(f"database {_safe_url(cfg.database)}: {_first_line(exc)}")
     if as_json:
@@ -178,12 +193,14 @@ def events(
 ) -> None:
     """Show the most recent events, newest first."""
     cfg = load_config(ctx)
-    engine = open_store(cfg)
+    engine = open_reader(cfg)
     from watcher.store import queries
     from watcher.store.db import transaction
 
     with transaction(engine) as session:
         rows = queries.recent_events(session, limit, watch)
+        if watch and not rows and watch not in {w.name for w in cfg.watches}:
+            fail(f"unknown watch {watch!r} (watches: {', '.join(w.name for w in cfg.watches)})")
         items = [
             {"id": r.id, "created_at": r.created_at.isoformat().replace("+00:00", "Z"), "watch": r.watch,
              "kind": r.kind, "source": r.source, "repo_id": r.repo_id, "data": r.data}
@@ -279,18 +296,25 @@ def cadence_cmd(
 
 
 def _released(cfg, watch: str) -> bool | None:
-    """Whether open weights were seen, from the database if there is one; None when nothing was polled yet."""
+    """Whether open weights were seen, from the database if there is one; None when nothing was polled yet.
+
+    No database is normal here (the history comes from the config); one that cannot be read is an error."""
     from watcher.store import queries
-    from watcher.store.db import StoreError, open_engine, transaction
+    from watcher.store.db import StoreError, transaction
+    from watcher.store.reader import NoDatabase, open_reader as reader
 
     try:
-        engine = open_engine(cfg.database, create=False)
+        engine = reader(cfg.database)
         with transaction(engine) as session:
             if queries.watch_row(session, watch) is None:
                 return None
             return any(r.has_weights and r.source == "huggingface" for r in queries.repos_of(session, watch))
-    except (StoreError, Exception):  # noqa: BLE001 - no database yet is normal here: the history still shows
+    except NoDatabase:
         return None
+    except StoreError as exc:
+        fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback
+        fail(f"database {_safe_url(cfg.database)}: {_first_line(exc)}")
 
 
 @app.command("check-config")

@@ -477,6 +477,9 @@ def _describe(exc: ValidationError, source: str) -> str:
     elif first["type"] == "missing":
         message = "required field is missing"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    variable = ENV_FIELDS.get(path)
+    if variable and os.environ.get(variable):  # the value came from the environment, not from the file
+        return f"{variable} (environment, overrides {source}: {path}): {message}{more}"
     return f"{source}: {path}: {message}{more}"
 
 
@@ -521,6 +524,9 @@ def check_cadences(config: Config, source: str) -> None:
             watch.expected()
         except ValueError as exc:  # cadence.CadenceError: e.g. the only usable generation is the watch's own
             raise ConfigError(f"{source}: watches[{index}].cadence: {exc}") from None
+
+
+ENV_FIELDS = {"database": "WATCHER_DATABASE_URL", "huggingface.endpoint": "HF_ENDPOINT"}  # see _apply_env
 
 
 def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:
