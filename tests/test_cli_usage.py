@@ -80,3 +80,18 @@ def test_check_config_writes_durations_as_the_config_does(watcher):
     out = " ".join(result.stdout.split())  # the console may wrap long lines
     assert "poll every 1h30m" in out and "polled every 10m" in out and "metrics on 127.0.0.1:9123" in out
     assert "0:" not in out
+
+
+@pytest.mark.slow
+def test_plot_format_follows_the_extension(watcher, tmp_path):
+    for name, magic in (("chart.svg", b"<?xml"), ("chart.pdf", b"%PDF"), ("chart.PNG", b"\x89PNG")):
+        result = watcher("cadence", "--plot", str(tmp_path / name))
+        assert result.exit_code == 0, result.output
+        head = (tmp_path / name).read_bytes()[:200]
+        assert head.startswith(magic) and (name != "chart.svg" or b"<svg" in (tmp_path / name).read_bytes()[:2000])
+
+
+def test_plot_with_another_extension_is_refused(watcher, tmp_path):
+    result = watcher("cadence", "--plot", str(tmp_path / "chart.jpg"))
+    assert result.exit_code == 2 and "name the file .png, .svg or .pdf" in result.stderr
+    assert not (tmp_path / "chart.jpg").exists()

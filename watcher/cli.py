@@ -262,7 +262,7 @@ def cadence_cmd(
     log_level: LogLevelOption = None,
     verbose: VerboseOption = 0,
     watch: Annotated[Optional[str], typer.Argument(metavar="WATCH", show_default=False, hidden=True)] = None,
-    plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE", help="Also draw a timeline chart into this PNG file.")] = None,
+    plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE", help="Also draw a timeline chart into FILE: .png, .svg or .pdf.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Show a watch's release history (lags on both bases), its expected window, and today's place in it.
@@ -276,6 +276,7 @@ def cadence_cmd(
     except KeyError:
         fail(f"unknown watch {watch!r} (watches: {', '.join(w.name for w in cfg.watches)})")
     today = now().date()
+    fmt = _plot_format(plot) if plot else None
     doc = cadence_report.report(chosen, today, _released(cfg, chosen.name))
     if plot:
         from pathlib import Path
@@ -283,7 +284,7 @@ def cadence_cmd(
         from watcher import plot as plot_mod
 
         try:
-            plot_mod.render(cadence_report.plot_data(chosen, today), Path(plot))
+            plot_mod.render(cadence_report.plot_data(chosen, today), Path(plot), fmt)
         except OSError as exc:
             fail(f"--plot {plot}: cannot write: {exc.strerror or exc}", code=1)
         doc["plot"] = plot
@@ -293,6 +294,19 @@ def cadence_cmd(
     cadence_report.print_report(doc)
     if plot:
         typer.echo(f"chart written to {plot}")
+
+
+PLOT_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+
+
+def _plot_format(plot: str) -> str:
+    """The file's extension decides the format: an .svg gets SVG, never PNG bytes under an SVG name."""
+    import os.path
+
+    extension = os.path.splitext(plot)[1].lower()
+    if extension not in PLOT_FORMATS:
+        fail(f"--plot {plot}: name the file .png, .svg or .pdf (the extension picks the format)")
+    return PLOT_FORMATS[extension]
 
 
 def _released(cfg, watch: str) -> bool | None:
