@@ -95,3 +95,15 @@ def test_plot_with_another_extension_is_refused(watcher, tmp_path):
     result = watcher("cadence", "--plot", str(tmp_path / "chart.jpg"))
     assert result.exit_code == 2 and "name the file .png, .svg or .pdf" in result.stderr
     assert not (tmp_path / "chart.jpg").exists()
+
+
+def test_shipped_config_alerts_to_the_console_and_slack_is_one_line_away():
+    from pathlib import Path
+
+    from watcher import config
+
+    text = (Path(__file__).resolve().parents[1] / "config.yaml").read_text()
+    assert config.parse(text, "config.yaml").slack is None  # a fresh clone warns about no Slack credential
+    [line] = [line for line in text.splitlines() if line.startswith("# slack:")]
+    enabled = config.parse(text.replace(line, line.removeprefix("# ")), "config.yaml")
+    assert enabled.slack is not None and enabled.slack.channel == "#open-weights"
