@@ -107,3 +107,39 @@ def test_poll_under_a_missing_directory_says_so_and_creates_nothing(watcher, tmp
     assert result.exit_code == 2
     assert f"the directory {tmp_path / 'nosuch'} does not exist" in result.stderr
     assert not (tmp_path / "nosuch").exists()
+
+
+@pytest.fixture
+def read_only_mount(tmp_path):
+    """A read-only file system (tmpfs remounted ro): needs root; skipped where mounting is not allowed."""
+    point = tmp_path / "ro"
+    point.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(point)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a file system here (needs root)")
+
+    def seal():
+        subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True, capture_output=True)
+
+    try:
+        yield point, seal
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def test_readers_work_on_a_read_only_file_system(watcher, hub, tmp_path, read_only_mount):
+    point, seal = read_only_mount
+    hub.add_model("Qwen/Qwen3.7-27B", {"model.safetensors": 1000})
+    assert watcher("poll").exit_code == 0
+    with sqlite3.connect(tmp_path / "watcher.db") as source, sqlite3.connect(point / "watcher.db") as copy:
+        source.backup(copy)
+        copy.execute("PRAGMA journal_mode=WAL")  # as the daemon leaves it: a WAL file, -wal/-shm gone at close
+    copy.close()
+    assert sorted(p.name for p in point.iterdir()) == ["watcher.db"]
+    seal()
+    watcher.config["database"] = f"sqlite:///{point / 'watcher.db'}"
+    status = watcher("status", "--json")
+    assert status.exit_code == 0, status.output
+    assert "Qwen/Qwen3.7-27B" in status.stdout
+    events = watcher("events", "--json")
+    assert events.exit_code == 0 and "watch_started" in events.stdout

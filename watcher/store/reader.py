@@ -60,16 +60,35 @@ def _sqlite_path(parsed: URL) -> Path | None:
     return Path(database)
 
 
-def _sqlite_reader(url: str, parsed: URL, path: Path) -> Engine:
+def _sqlite_reader(url: str, parsed: URL, path: Path, immutable: bool = False) -> Engine:
     if not path.exists():
         raise NoDatabase(f"database {safe_url(url)}: there is no database at {path} yet; {HOW_TO_CREATE}")
     if not os.access(path, os.R_OK):
         raise StoreError(f"database {safe_url(url)}: cannot read {path}: permission denied")
     timeout = parsed.query.get("timeout", "30")
-    engine = create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true",
-                           connect_args={"timeout": float(timeout)})
+    mode = "immutable=1" if immutable else "mode=ro"
+    engine = create_engine(f"sqlite:///file:{path.resolve()}?{mode}&uri=true", connect_args={"timeout": float(timeout)})
     event.listen(engine, "connect", _foreign_keys)
     return engine
+
+
+def _needs_immutable(exc: SQLAlchemyError, path: Path | None) -> bool:
+    """A WAL file on a read-only file system (or in a directory we may not write): SQLite cannot make the
+    `-shm` index it wants even for reading. With no `-wal` file there is no writer and nothing
+    uncommitted, so reading the file as immutable gives exactly what is stored."""
+    if path is None or "unable to open database file" not in str(exc):
+        return False
+    if Path(f"{path}-wal").exists():
+        return False  # a writer may be at work: never read around its log
+    folder = path.resolve().parent
+    return _read_only_fs(path) or (not Path(f"{path}-shm").exists() and not os.access(folder, os.W_OK | os.X_OK))
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _foreign_keys(dbapi_conn, _record) -> None:
@@ -85,7 +104,13 @@ def open_reader(url: str) -> Engine:
     path = _sqlite_path(parsed)
     try:
         engine = _sqlite_reader(url, parsed, path) if path is not None else create_engine(url)
-        check_revision(engine, url)
+        try:
+            check_revision(engine, url)
+        except SQLAlchemyError as exc:
+            if not _needs_immutable(exc, path):
+                raise
+            engine = _sqlite_reader(url, parsed, path, immutable=True)
+            check_revision(engine, url)
         return engine
     except StoreError:
         raise
