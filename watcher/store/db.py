@@ -36,6 +36,10 @@ def _prepare_sqlite_file(database: str | None) -> None:
                          "create it first (mkdir -p), watcher creates only the file")
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    elif not os.access(path, os.R_OK | os.W_OK):  # SQLite would only say "unable to open database file"
+        raise StoreError(f"database sqlite:///{database}: cannot write {path}: permission denied (mode "
+                         f"{path.stat().st_mode & 0o777:o}, owner uid {path.stat().st_uid}); `watcher poll` and "
+                         "`watcher run` write, `status`, `events` and `cadence` only read")
 
 
 def open_engine(url: str, create: bool = True) -> Engine:
