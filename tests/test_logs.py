@@ -96,3 +96,11 @@ def test_the_details_are_at_debug_level(watcher):
 
 def test_poll_is_quiet_by_default(watcher):
     assert _offline(watcher, "poll") == []  # the summary on stdout lists the errors; stderr stays empty
+
+
+def test_poll_summary_lists_each_error_without_query_strings(watcher):
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    watcher.config["huggingface"].update({"endpoint": dead, "max_retry_wait": "0s"})
+    result = watcher("poll")
+    errors = [line for line in result.stdout.splitlines() if line.startswith("  error: huggingface author Qwen")]
+    assert errors and f"{dead}/api/models?...: ConnectError" in errors[0] and "expand=" not in result.stdout

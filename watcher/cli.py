@@ -142,8 +142,10 @@ def poll(
     )
     for event in result.events:
         typer.echo(f"  event {event.watch} {event.kind.value} {event.repo_id or ''}".rstrip())
+    from watcher.reasons import without_queries
+
     for error in result.errors + result.delivery_errors:
-        typer.echo(f"  error: {redact(error)}")
+        typer.echo(f"  error: {redact(without_queries(error))}")
     for line in result.deferred:
         typer.echo(f"  deferred: {redact(line)}")
 

@@ -24,6 +24,13 @@ _KINDS: tuple[tuple[re.Pattern[str], str, bool], ...] = (
      "connection to {host} failed", True),
 )
 MAX_REASON = 160
+_QUERY = re.compile(r"(https?://[^\s?'\"]+)\?[^\s:'\"]*")
+
+
+def without_queries(text: str) -> str:
+    """URLs without their query strings (the Hub's listing URL carries nine `expand=`): for summaries;
+    the full text stays in the debug log."""
+    return _QUERY.sub(r"\1?...", text)
 
 
 def host_of(url: str) -> str:
