@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -92,13 +93,25 @@ def pg_cluster():
     from pg import Cluster, ClusterError
 
     try:
-        cluster = Cluster().start()
+        cluster = _start_cluster(Cluster, ClusterError)
     except (ClusterError, OSError, subprocess.SubprocessError) as exc:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true but no PostgreSQL cluster could be started: {exc}", pytrace=False)
         pytest.skip(f"no PostgreSQL server binaries here: {exc}")
     yield cluster
     cluster.stop()
+
+
+def _start_cluster(cluster_class, error_class, tries: int = 3):
+    """Parallel test processes each start a cluster; two may pick the same free port at once: try another."""
+    for attempt in range(tries):
+        cluster = cluster_class()
+        try:
+            return cluster.start()
+        except error_class:
+            shutil.rmtree(cluster.dir, ignore_errors=True)
+            if attempt == tries - 1:
+                raise
 
 
 @pytest.fixture
@@ -134,6 +147,17 @@ def repo_ids(watch_status: dict, source: str | None = None, **flags) -> set[str]
         r["id"] for r in watch_status["repos"]
         if (source is None or r["source"] == source) and all(r[k] == v for k, v in flags.items())
     }
+
+
+def pytest_collection_modifyitems(config, items):
+    """`pytest -q` is the quick tier: tests marked slow run only when asked for, with `-m slow` (as `.ci/run`
+    does), with any other `-m` expression, or by naming them (`pytest tests/test_x.py::test_y`)."""
+    if config.option.markexpr or any("::" in arg for arg in config.args):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
 
 
 os.environ.setdefault("WATCHER_TEST", "1")

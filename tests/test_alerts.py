@@ -41,6 +41,7 @@ def cadence_events(watcher) -> list[tuple[str, str, dict]]:
     return [(e["kind"], e["created_at"][:16], e["data"]) for e in items if e["kind"] in kinds]
 
 
+@pytest.mark.slow
 def test_reminders_weekly_across_restarts_then_released(watcher, hub):
     poll(watcher, "2026-07-01T12:00:00Z")  # baseline, before the window (2026-07-10 to 2026-07-18)
     assert cadence_events(watcher) == []
@@ -120,6 +121,7 @@ def test_status_shows_explicit_window_beside_the_history(watcher):
     shipped = config.load(str(config.Path(__file__).resolve().parent / "data" / "legacy_qwen.yaml"))
     watcher.config["cadences"] = {"qwen": shipped.cadences["qwen"].model_dump(mode="json")}
     watcher.config["watches"][0]["cadence"] = "qwen"
+    assert watcher("db", "upgrade").exit_code == 0  # status reads a database; it never creates one
     status = watcher.watch_status()
     assert status["expected_window"] == {"start": "2026-07-10", "end": "2026-07-18"}
     assert (status["basis"], status["window_source"]) == ("flagship", "explicit lag_days")

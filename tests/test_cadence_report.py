@@ -116,9 +116,10 @@ def test_plot_to_unwritable_path_is_one_line(cad, tmp_path):
     assert result.stderr.startswith("watcher: --plot ") and result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_only_the_plot_loads_matplotlib(cad, tmp_path):
     """status and the plain table stay light; matplotlib is imported by --plot alone."""
-    cad.save()
+    assert cad("db", "upgrade").exit_code == 0  # status reads a database; it never creates one
 
     def imported(*args: str) -> set[str]:
         env = {**os.environ, **NOW, "PYTHONPROFILEIMPORTTIME": "1"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 
 HTTP_MODULES = ("huggingface_hub", "github", "slack_sdk", "apscheduler", "httpx2", "requests", "urllib3")
@@ -55,9 +57,16 @@ def test_status_reads_only_the_database(watcher, tmp_path):
 
 
 def test_status_before_any_poll_and_missing_database(watcher, tmp_path):
+    result = watcher("status")  # the forecast from the config still shows, every watch unknown
+    assert result.exit_code == 0 and "unknown" in result.stdout
+    assert "there is no database at" in result.stdout
+    doc = json.loads(watcher("status", "--json").stdout)
+    assert f"there is no database at {tmp_path / 'watcher.db'} yet; `watcher poll`" in doc["warnings"][0]
+    assert {w["state"] for w in doc["watches"]} == {"unknown"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]  # nothing created
+    assert watcher("db", "upgrade").exit_code == 0
     result = watcher("status")
-    assert result.exit_code == 0
-    assert "No poll has run yet" in result.stdout
+    assert result.exit_code == 0 and "No poll has run yet" in result.stdout
 
 
 def test_check_config_prints_watches(watcher):
@@ -67,6 +76,7 @@ def test_check_config_prints_watches(watcher):
     assert "authors ['Qwen']" in result.stdout
 
 
+@pytest.mark.slow
 def test_daemon_polls_on_schedule_and_stops_on_sigterm(watcher, hub, tmp_path):
     watcher.config["schedule"]["poll_interval"] = "1s"
     watcher.save()

@@ -46,7 +46,7 @@ def test_embedded_default_matches_shipped_watches(monkeypatch, tmp_path):
         ('include: ["Qwen3.7-*"]', 'include: [""]', "watches[0].huggingface.include: patterns must be non-empty"),
         ("lag_days: {min: 51, max: 59}", "lag_days: {min: 59, max: 51}", "watches[0].lag_days: max (51) is smaller than min (59)"),
         ("repos: [QwenLM/Qwen3.7]", "repos: [Qwen3.7]", "watches[0].github.repos: 'Qwen3.7' is not an owner/name"),
-        ("  channel: \"#open-weights\"", "  channel: \"#open-weights\"\n  token: xoxb-123", "slack.token: unknown key 'token' (secrets come from the environment"),
+        ("# slack: {channel: \"#open-weights\"}", "slack: {channel: \"#open-weights\", token: xoxb-123}", "slack.token: unknown key 'token' (secrets come from the environment"),
         ("endpoint: https://huggingface.co", "endpoint: huggingface.co", "huggingface.endpoint: 'huggingface.co' is not an http(s) URL"),
         ("  - name: qwen3.7", "  - name: \"qwen 3.7\"", "watches[0].name: String should match pattern"),
     ],

@@ -3,6 +3,8 @@ naming the mutated field; never a traceback, never a write to the database."""
 
 from __future__ import annotations
 
+import pytest
+
 import hashlib
 from pathlib import Path
 
@@ -61,6 +63,7 @@ def mutate(doc, path, how, value):
     return doc
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(ALL_PATHS), st.sampled_from(["delete", "replace", "unknown"]), VALUES)
 def test_any_mutation_is_valid_or_one_clear_line(path, how, value):

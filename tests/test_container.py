@@ -137,6 +137,7 @@ def _counted(port: int) -> str | None:
     return text if 'watcher_polls_total{source="huggingface"} 1.0' in text else None
 
 
+@pytest.mark.slow
 def test_image_rehearsal(image, hub, github, tmp_path):
     """Run the installed `watcher run` with the image's ENV (paths moved under a temp root), like the container."""
     final = final_stage()

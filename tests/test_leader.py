@@ -62,6 +62,7 @@ def test_second_daemon_on_one_sqlite_file_is_refused(tmp_path):
     Leadership(engine).start().release()  # free again once the first daemon is gone
 
 
+@pytest.mark.slow
 def test_second_watcher_run_on_sqlite_exits_with_one_line(watcher, tmp_path):
     watcher.config["schedule"]["poll_interval"] = "1s"
     watcher.save()

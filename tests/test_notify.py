@@ -47,6 +47,7 @@ def test_slack_bot_token_posts_one_message_per_cycle(slack_watcher, hub, slack):
     assert all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in posts)
 
 
+@pytest.mark.slow
 def test_slack_failing_then_recovering_delivers_each_alert_once_in_order(slack_watcher, hub, slack):
     env = {"SLACK_BOT_TOKEN": TOKEN}
     poll(slack_watcher, env)

@@ -101,4 +101,5 @@ def test_webhook_routes_need_their_own_urls(slack_watcher, slack):
                                                       slack.messages_in("#leadership")[0]["channel"]}
     result = slack_watcher("notify", "test", env={"SLACK_WEBHOOK_OPEN": slack.webhook_url})
     assert result.exit_code == 1 and "slack:#leadership: FAILED: no credential" in result.stdout
+    assert slack_watcher("db", "upgrade").exit_code == 0  # status reads a database; it never creates one
     assert "SLACK_WEBHOOK_LEADERSHIP" in slack_watcher.status({"SLACK_WEBHOOK_OPEN": slack.webhook_url})["warnings"][0]

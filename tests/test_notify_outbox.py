@@ -54,6 +54,7 @@ def test_429_beyond_the_cycle_budget_waits_in_the_outbox(hub, github, slack, tmp
     assert len(slack.messages) == 2
 
 
+@pytest.mark.slow
 def test_hundred_cycle_outage_then_every_alert_once_in_order(hub, github, slack, tmp_path, caplog):
     cycles = Cycles(hub, github, slack, tmp_path, slack_cfg={"timeout": "0.3s"}, hub_only=True)
     cycles()

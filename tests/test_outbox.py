@@ -37,6 +37,7 @@ def slack_watcher(watcher, slack, monkeypatch):
 NOW = dt.datetime(2026, 7, 12, 12, tzinfo=dt.timezone.utc)
 
 
+@pytest.mark.slow
 def test_concurrent_senders_send_each_message_once_in_order(slack_watcher, hub, slack):
     slack.down = True  # build up a backlog of five messages
     assert slack_watcher("poll").exit_code == 0
@@ -66,6 +67,7 @@ def test_concurrent_senders_send_each_message_once_in_order(slack_watcher, hub, 
     assert sum(attempts for _, attempts in rows) == 5 + 5  # one failed try each while Slack was down
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("any_database", ["postgresql"], indirect=True)
 def test_concurrent_cron_polls_alert_once(slack_watcher, hub, slack, database_url, tmp_path):
     """Three `watcher poll` processes at once, twice: one baseline, one drop alert, nothing doubled.

@@ -179,6 +179,7 @@ def _timeline(hub, github, step):
         hub.remove_model("Lab1/Qwen3.7-1B")
 
 
+@pytest.mark.slow
 def test_concurrent_polling_equals_sequential(cycle, hub, github, tmp_path):
     watch = cycle.cfg["watches"][0]
     watch["huggingface"] = {"authors": [f"Lab{i}" for i in range(6)], "include": ["Qwen3.7-*"]}
@@ -200,6 +201,7 @@ def test_concurrent_polling_equals_sequential(cycle, hub, github, tmp_path):
     assert snaps[1] == snaps[8] and len(snaps[1]) > 12
 
 
+@pytest.mark.slow
 def test_github_secondary_limit_stops_sending_until_retry_after(cycle, github):
     for i in range(4):
         github.add_repo(f"QwenLM/Qwen3.7-{i}")

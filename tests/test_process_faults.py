@@ -18,6 +18,7 @@ from daemon_proc import wait_for
 from faultkit import Rig, Tally, Timeline, kill_runs, placeholder, weights
 
 LINUX = sys.platform.startswith("linux")
+pytestmark = pytest.mark.slow  # real processes, kills and timelines: .ci/run runs them
 
 
 @pytest.fixture
@@ -160,7 +161,11 @@ def test_full_disk_under_the_daemon_is_one_line_per_job_then_recovers(rig):
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, out + err
     errors = [line for line in out.splitlines() if " ERROR " in line]
-    assert errors and all("nothing stored, retried next time: disk I/O error" in line for line in errors)
+    # Which job meets the full disk first (poll or deliver) is up to the scheduler: each says it in one line.
+    stored = [line for line in errors if "nothing stored, retried next time: disk I/O error" in line]
+    stopped = [line for line in errors
+               if "delivery stopped: database: disk I/O error" in line and "alerts wait in the outbox" in line]
+    assert stored and len(stored) + len(stopped) == len(errors), errors
     assert "Traceback" not in out + err
     assert "job(s) not stored since" in status.stdout and "disk I/O error" in status.stdout
     assert_each_once(rig, timeline.expected)

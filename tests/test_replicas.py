@@ -116,6 +116,7 @@ def replicas(hub, github, slack, pg_url, tmp_path):
     group.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", [2, 3])
 def test_replicas_alert_once_through_failover_and_rolling_restart(replicas, hub, github, slack, count):
     for _ in range(count):  # all start at once: they also race to create the schema

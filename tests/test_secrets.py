@@ -4,6 +4,8 @@ error bodies (the way proxies, gateways and misbehaving servers do)."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import signal
 
@@ -27,6 +29,7 @@ def echo(status: int, key: str):
     return make
 
 
+@pytest.mark.slow
 def test_tokens_never_leave_the_process_over_a_full_timeline(hub, github, slack, tmp_path):
     rig = Rig(tmp_path, hub, github, slack)
     webhook = slack.webhook_url

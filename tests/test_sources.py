@@ -97,7 +97,7 @@ def test_hub_dead_server_fails_fast(hub):
     source = HubSource(HubSettings(endpoint=url, retries=1, max_retry_wait="1s"), sleep=sleeps.append)
     started = time.monotonic()
     report = source.poll(watch(huggingface={"authors": ["Qwen"], "repos": ["Qwen/X"]}), {})
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # no real sleep (they are recorded below); margin for a loaded machine
     assert len(report.errors) == 2 and "ConnectError" in report.errors[0]
     assert sleeps == [0.5, 0.5]
 
@@ -126,7 +126,7 @@ def test_github_secondary_limit_and_outage_do_not_hang(github):
     github.secondary_limit_next(10, retry_after=3600)
     started = time.monotonic()
     report = gh_source(github).poll(watch(github={"repos": ["QwenLM/Qwen3.7"]}), {})
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # waiting as asked would take an hour; margin for a loaded machine
     assert report.repos == [] and "github QwenLM/Qwen3.7:" in report.errors[0]
     github.down = True
     report = gh_source(github).poll(watch(github={"repos": ["QwenLM/Qwen3.7"]}), {})

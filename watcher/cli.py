@@ -12,9 +12,11 @@ from typing import Annotated, Optional
 import typer
 
 from watcher import config as config_mod
+from watcher.cli_options import ConfigOption, LogFormat, LogLevelOption, VerboseOption, chosen_level
 from watcher.redact import redact
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# Plain help (no Rich panels): Typer's Rich help tags every option with `<bool>`/`<str>`.
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Watch the Hugging Face Hub and GitHub for open-weight releases; alert when they land or are late.")
 EXIT_CONFIG = 2
 
@@ -37,9 +39,12 @@ def now() -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def load_config(ctx: typer.Context):
+def load_config(ctx: typer.Context, log_default: str | None = "WARNING"):
+    """The config named before or after the command; also sets up logging (None: the command does)."""
+    if log_default:
+        setup_logging(ctx, log_default)
     try:
-        return config_mod.load(ctx.obj.get("config"))
+        return config_mod.load(ctx.ensure_object(dict).get("config"))
     except config_mod.ConfigError as exc:
         fail(str(exc))
 
@@ -55,6 +60,20 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def open_reader(config):
+    """For commands that only read: create nothing, write nothing (see store/reader.py); exit 1 if there is
+    no database yet, 2 if it cannot be read."""
+    from watcher.store.db import StoreError
+    from watcher.store.reader import NoDatabase, open_reader as reader
+
+    try:
+        return reader(config.database)
+    except NoDatabase as exc:
+        fail(str(exc), code=1)
+    except StoreError as exc:
+        fail(str(exc))
+
+
 def open_store(config, create: bool = True):
     from watcher.store.db import StoreError, open_engine
 
@@ -64,26 +83,42 @@ def open_store(config, create: bool = True):
         fail(str(exc))
 
 
-def setup_logging(level: str = "WARNING", stream=None) -> None:
+def setup_logging(ctx: typer.Context, default: str = "WARNING", stream=None) -> None:
     """Commands other than `run` log problems to stderr, one line each, through the daemon's formatter."""
     from watcher import logs
 
-    logs.setup("text", level, stream or sys.stderr)
+    logs.setup("text", chosen_level(ctx, default), stream or sys.stderr)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from watcher import __version__
+
+        typer.echo(f"watcher {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    config: Annotated[Optional[str], typer.Option("--config", "-c", help="Config file (default: $WATCHER_CONFIG, ./config.yaml, or the embedded default).")] = None,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
-    ctx.obj = {"config": config}
+    ctx.ensure_object(dict)
 
 
 @app.command()
-def poll(ctx: typer.Context) -> None:
+def poll(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+) -> None:
     """Run one cycle now: poll every watch, detect, store, deliver alerts, print a summary."""
-    cfg = load_config(ctx)
-    setup_logging("ERROR")
+    cfg = load_config(ctx, "ERROR")
     engine = open_store(cfg)
     from watcher.pipeline import run_cycle
     from watcher.store.locks import store_lock
@@ -107,8 +142,10 @@ def poll(ctx: typer.Context) -> None:
     )
     for event in result.events:
         typer.echo(f"  event {event.watch} {event.kind.value} {event.repo_id or ''}".rstrip())
+    from watcher.reasons import without_queries
+
     for error in result.errors + result.delivery_errors:
-        typer.echo(f"  error: {redact(error)}")
+        typer.echo(f"  error: {redact(without_queries(error))}")
     for line in result.deferred:
         typer.echo(f"  deferred: {redact(line)}")
 
@@ -116,24 +153,39 @@ def poll(ctx: typer.Context) -> None:
 @app.command()
 def status(
     ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status document as JSON.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Health check: exit 0 healthy, 1 stale or never polled, 2 config/database error.")] = False,
 ) -> None:
     """Show each watch's state, window, repos, last poll and pending alerts (reads the database only)."""
+    from watcher.store.db import StoreError
+    from watcher.store.reader import NoDatabase, empty_store, open_reader as reader
+
     cfg = load_config(ctx)
+    moment = now()  # a bad WATCHER_NOW is its own error, not the database's
     if check:
         from watcher import health
 
-        code, line = health.check(cfg, now())
+        code, line = health.check(cfg, moment)
         typer.echo(redact(line))
         raise typer.Exit(code)
-    engine = open_store(cfg)
+    missing = None
+    try:
+        engine = reader(cfg.database)
+    except NoDatabase as exc:  # still show what the config alone says: windows, every state unknown
+        engine, missing = empty_store(), str(exc)
+    except StoreError as exc:
+        fail(str(exc))
     from watcher import status as status_mod
 
     try:
-        doc = status_mod.build(cfg, engine, now())
+        doc = status_mod.build(cfg, engine, moment)
     except Exception as exc:  # noqa: BLE001 - a broken database is a one-line error, not a traceback
         fail(f"database {_safe_url(cfg.database)}: {_first_line(exc)}")
+    if missing:
+        doc["warnings"].insert(0, missing)
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
@@ -145,18 +197,23 @@ def status(
 @app.command()
 def events(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many events.")] = 20,
-    watch: Annotated[Optional[str], typer.Option("--watch", help="Only this watch.")] = None,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, metavar="N", help="How many events.")] = 20,
+    watch: Annotated[Optional[str], typer.Option("--watch", metavar="NAME", help="Only this watch.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Show the most recent events, newest first."""
     cfg = load_config(ctx)
-    engine = open_store(cfg)
+    engine = open_reader(cfg)
     from watcher.store import queries
     from watcher.store.db import transaction
 
     with transaction(engine) as session:
         rows = queries.recent_events(session, limit, watch)
+        if watch and not rows and watch not in {w.name for w in cfg.watches}:
+            fail(f"unknown watch {watch!r} (watches: {', '.join(w.name for w in cfg.watches)})")
         items = [
             {"id": r.id, "created_at": r.created_at.isoformat().replace("+00:00", "Z"), "watch": r.watch,
              "kind": r.kind, "source": r.source, "repo_id": r.repo_id, "data": r.data}
@@ -173,16 +230,19 @@ def events(
 @app.command()
 def run(
     ctx: typer.Context,
-    log_format: Annotated[str, typer.Option("--log-format", envvar="WATCHER_LOG_FORMAT",
-                                            help="Log lines on stdout: text or json (one object per line).")] = "text",
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+    log_format: Annotated[LogFormat, typer.Option("--log-format", envvar="WATCHER_LOG_FORMAT", case_sensitive=False,
+                                                  help="Log lines on stdout: text, or json (one object per line).")]
+        = LogFormat.text,
 ) -> None:
-    """Run the daemon: poll, deliver and cadence jobs until SIGTERM/SIGINT (graceful), a second signal exits at once."""
-    cfg = load_config(ctx)
-    if log_format not in ("text", "json"):
-        fail(f"--log-format: {log_format!r} is not one of text, json")
+    """Run the daemon: poll, deliver and cadence jobs until SIGTERM, SIGINT or SIGHUP (graceful; repeats within
+    2 s are the same stop, a signal after that exits at once)."""
     from watcher import logs
 
-    logs.setup(log_format, "INFO", sys.stdout)
+    logs.setup(log_format.value, chosen_level(ctx, "INFO"), sys.stdout)
+    cfg = load_config(ctx, None)
     engine = open_store(cfg)
     from watcher import daemon, notify
 
@@ -212,13 +272,18 @@ def run(
 @app.command("cadence")
 def cadence_cmd(
     ctx: typer.Context,
-    watch: Annotated[Optional[str], typer.Argument(help="Watch name (default: the first watch with a cadence).")] = None,
-    plot: Annotated[Optional[str], typer.Option("--plot", help="Also draw a timeline chart into this PNG file.")] = None,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+    watch: Annotated[Optional[str], typer.Argument(metavar="WATCH", show_default=False, hidden=True)] = None,
+    plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE", help="Also draw a timeline chart into FILE: .png, .svg or .pdf.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     backtest: Annotated[bool, typer.Option("--backtest", help="Predict each past generation from the earlier ones and score every basis.")] = False,
     export: Annotated[bool, typer.Option("--export", help="Print the cadence's history (configured and observed) as YAML.")] = False,
 ) -> None:
-    """Show a watch's release history per variant, its expected window and why, and today's place in it."""
+    """Show a watch's release history per variant, its expected window and why, and today's place in it.
+
+    WATCH is a watch's name; without it, the first watch with a cadence."""
     cfg = load_config(ctx)
     from watcher import cadence_report
 
@@ -240,6 +305,7 @@ def cadence_cmd(
             cadence_report.print_backtest(test)
         return
     today = now().date()
+    fmt = _plot_format(plot) if plot else None
     doc = cadence_report.report(chosen, today, _released(cfg, chosen.name))
     if plot:
         from pathlib import Path
@@ -247,7 +313,7 @@ def cadence_cmd(
         from watcher import plot as plot_mod
 
         try:
-            plot_mod.render(cadence_report.plot_data(chosen, today), Path(plot))
+            plot_mod.render(cadence_report.plot_data(chosen, today), Path(plot), fmt)
         except OSError as exc:
             fail(f"--plot {plot}: cannot write: {exc.strerror or exc}", code=1)
         doc["plot"] = plot
@@ -262,33 +328,63 @@ def cadence_cmd(
 def _with_observed(cfg):
     """The config with the database's observed history attached; as loaded when there is no database yet."""
     from watcher import observed
-    from watcher.store.db import open_engine, transaction
+    from watcher.store.db import StoreError, transaction
+    from watcher.store.reader import NoDatabase, open_reader
 
     try:
-        engine = open_engine(cfg.database, create=False)
+        engine = open_reader(cfg.database)
         with transaction(engine) as session:
             return observed.attach(cfg, session)
-    except Exception:  # noqa: BLE001 - no database (or an old one) is normal here: the configured history shows
+    except NoDatabase:
         return cfg
+    except StoreError as exc:
+        fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback
+        fail(f"database {_safe_url(cfg.database)}: {_first_line(exc)}")
+
+
+PLOT_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+
+
+def _plot_format(plot: str) -> str:
+    """The file's extension decides the format: an .svg gets SVG, never PNG bytes under an SVG name."""
+    import os.path
+
+    extension = os.path.splitext(plot)[1].lower()
+    if extension not in PLOT_FORMATS:
+        fail(f"--plot {plot}: name the file .png, .svg or .pdf (the extension picks the format)")
+    return PLOT_FORMATS[extension]
 
 
 def _released(cfg, watch: str) -> bool | None:
-    """Whether open weights were seen, from the database if there is one; None when nothing was polled yet."""
+    """Whether open weights were seen, from the database if there is one; None when nothing was polled yet.
+
+    No database is normal here (the history comes from the config); one that cannot be read is an error."""
     from watcher.store import queries
-    from watcher.store.db import StoreError, open_engine, transaction
+    from watcher.store.db import StoreError, transaction
+    from watcher.store.reader import NoDatabase, open_reader as reader
 
     try:
-        engine = open_engine(cfg.database, create=False)
+        engine = reader(cfg.database)
         with transaction(engine) as session:
             if queries.watch_row(session, watch) is None:
                 return None
             return any(r.has_weights and r.source == "huggingface" for r in queries.repos_of(session, watch))
-    except (StoreError, Exception):  # noqa: BLE001 - no database yet is normal here: the history still shows
+    except NoDatabase:
         return None
+    except StoreError as exc:
+        fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback
+        fail(f"database {_safe_url(cfg.database)}: {_first_line(exc)}")
 
 
 @app.command("check-config")
-def check_config(ctx: typer.Context) -> None:
+def check_config(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+) -> None:
     """Validate the config and print what would be watched."""
     cfg = load_config(ctx)
     from watcher import notify
@@ -297,15 +393,19 @@ def check_config(ctx: typer.Context) -> None:
     print_config(cfg, notify.destinations(cfg), notify.slack_warning(cfg))
 
 
-notify_app = typer.Typer(no_args_is_help=True, help="Alert destinations: test them, requeue failed alerts.")
+notify_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Alert destinations: test them, requeue failed alerts.")
 app.add_typer(notify_app, name="notify")
 
 
 @notify_app.command("test")
-def notify_test(ctx: typer.Context) -> None:
+def notify_test(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+) -> None:
     """Send a test message to every configured destination; exit 1 if any of them failed."""
-    cfg = load_config(ctx)
-    setup_logging("ERROR")
+    cfg = load_config(ctx, "ERROR")
     from watcher import notify
 
     failed = False
@@ -331,7 +431,12 @@ def notify_test(ctx: typer.Context) -> None:
 
 
 @notify_app.command("retry")
-def notify_retry(ctx: typer.Context) -> None:
+def notify_retry(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+) -> None:
     """Put failed alerts back in the outbox (after fixing the channel or token); the next cycle sends them."""
     cfg = load_config(ctx)
     engine = open_store(cfg)

@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
-db_app = typer.Typer(no_args_is_help=True, help="Database schema: show the revision, upgrade, add a migration.")
+from watcher.cli_options import ConfigOption, LogLevelOption, VerboseOption
+
+db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Database schema: show the revision, upgrade, add a migration.")
 
 
 def _engine(ctx: typer.Context):
@@ -21,7 +23,12 @@ def _engine(ctx: typer.Context):
 
 
 @db_app.command()
-def upgrade(ctx: typer.Context) -> None:
+def upgrade(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+) -> None:
     """Upgrade the schema to the newest revision (creating it if empty); safe while replicas run."""
     from watcher.cli import fail, load_config
     from watcher.store import migrate
@@ -54,7 +61,12 @@ def _exists(url: str) -> bool:
 
 
 @db_app.command()
-def current(ctx: typer.Context) -> None:
+def current(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
+) -> None:
     """Print the database's schema revision and whether it is the newest this release knows."""
     from watcher.cli import fail
     from watcher.store import migrate

@@ -63,6 +63,21 @@ def parse_duration(value: Any, allow_zero: bool = False) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
+def format_duration(value: dt.timedelta | None) -> str:
+    """The config's own spelling (15m, 1h30m, 7d, 0s), for check-config and log lines; parse_duration reads it back."""
+    if value is None:
+        return "-"
+    seconds = value.total_seconds()
+    if seconds != int(seconds):
+        return f"{seconds:g}s"
+    seconds, parts = int(seconds), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
+
+
 Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
 Wait = Annotated[dt.timedelta, BeforeValidator(lambda v: parse_duration(v, allow_zero=True))]
 
@@ -483,6 +498,9 @@ def _describe(exc: ValidationError, source: str) -> str:
     elif first["type"] == "missing":
         message = "required field is missing"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    variable = ENV_FIELDS.get(path)
+    if variable and os.environ.get(variable):  # the value came from the environment, not from the file
+        return f"{variable} (environment, overrides {source}: {path}): {message}{more}"
     return f"{source}: {path}: {message}{more}"
 
 
@@ -527,6 +545,9 @@ def check_cadences(config: Config, source: str) -> None:
             watch.expected()
         except ValueError as exc:  # cadence.CadenceError: e.g. the only usable generation is the watch's own
             raise ConfigError(f"{source}: watches[{index}].cadence: {exc}") from None
+
+
+ENV_FIELDS = {"database": "WATCHER_DATABASE_URL", "huggingface.endpoint": "HF_ENDPOINT"}  # see _apply_env
 
 
 def _apply_env(raw: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,14 @@
-"""`watcher run`: APScheduler jobs (poll, deliver, cadence) until SIGTERM/SIGINT, then a graceful stop.
+"""`watcher run`: APScheduler jobs (poll, deliver, cadence) until SIGTERM/SIGINT/SIGHUP, then a graceful stop.
 
 All jobs share one lock: cycles must not overlap (the Hub client factory is process-wide, and two
 deliveries of one outbox row would post it twice). `deliver` only tries the lock, because a running
 cycle delivers at its end anyway. On a signal no job starts any more; the running one gets
 `schedule.shutdown_timeout` to finish. Its writes are one transaction, so if it must be abandoned the
 database rolls it back: a cycle is either all there or not there at all.
+
+One stop is one stop: supervisors and `timeout` often signal the whole process group, so the same
+request arrives two or three times within a millisecond. A repeat within `REPEAT_GRACE` seconds of
+the first is that same request; only a signal after it forces the exit.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,7 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from watcher import notify, observed, pipeline
 from watcher.notify import outbox
-from watcher.config import Config, Watch
+from watcher.config import Config, Watch, format_duration
 from watcher.leader import Leadership
 from watcher.pipeline import Clock, utcnow
 from watcher.store import queries
@@ -34,6 +39,9 @@ from watcher.store.problems import describe
 from watcher.store.tables import DaemonRun, PollRun
 
 log = logging.getLogger(__name__)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # SIGHUP: the terminal went away; stop cleanly
+REPEAT_GRACE = 2.0  # seconds: a repeat signal this soon after the first is the same stop request
+WAKE = 0.1  # seconds: how often the main thread looks at noted signals
 Listener = Callable[[str, object], None]
 
 
@@ -65,6 +73,8 @@ class Daemon:
         self.config, self.engine, self.clock = config, engine, clock
         self.listeners = list(listeners)
         self.stop = threading.Event()
+        self.stop_requested_at: float | None = None  # monotonic time of the first stop signal
+        self.signals: list[tuple[int, float]] = []  # noted by the handler, acted on by the main thread
         self.work = threading.Lock()
         self.webhooks = WebhookService(self) if config.webhooks is not None else None  # WebhookError: no secret, port
         try:
@@ -157,17 +167,21 @@ class Daemon:
     def run(self) -> int:
         """Start the jobs and block until a signal (or `stop`); 0 after a graceful stop."""
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._on_signal)
-            signal.signal(signal.SIGINT, self._on_signal)
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, self._on_signal)
         daemon_id = self._record_start()
         groups = poll_groups(self.config)
+        schedule = self.config.schedule
+        jitter = schedule.jitter if isinstance(schedule.jitter, str) else format_duration(schedule.jitter)
         log.info("watcher daemon started: %d watch(es) in %d poll job(s), poll every %s (jitter %s), deliver every %s",
-                 len(self.config.watches), len(groups), self.config.schedule.poll_interval,
-                 self.config.schedule.jitter, self.config.schedule.deliver_interval)
+                 len(self.config.watches), len(groups), format_duration(schedule.poll_interval), jitter,
+                 format_duration(schedule.deliver_interval))
         self.scheduler.start()
         if self.webhooks is not None:
             self.webhooks.start()
-        self.stop.wait()
+        while not self.stop.is_set():
+            self.stop.wait(WAKE)
+            self._take_signals()
         return self.shutdown(daemon_id)
 
     def shutdown(self, daemon_id: int | None) -> int:
@@ -175,10 +189,13 @@ class Daemon:
         self.scheduler.pause()  # no new job starts; a running one goes on
         if self.webhooks is not None:
             self.webhooks.close()  # no new webhook poll either
-        if not self.work.acquire(timeout=timeout):
-            log.error("the running job did not finish within %ss: exiting; its uncommitted writes are rolled back",
-                      f"{timeout:g}")
-            _exit(0)
+        deadline = time.monotonic() + timeout
+        while not self.work.acquire(timeout=max(0.0, min(WAKE, deadline - time.monotonic()))):
+            self._take_signals()  # a later signal may force the exit while we wait
+            if time.monotonic() >= deadline:
+                log.error("the running job did not finish within %ss: exiting; its uncommitted writes are rolled back",
+                          f"{timeout:g}")
+                _exit(0)
         self.work.release()
         self.scheduler.shutdown(wait=True)
         self.leadership.release()
@@ -187,13 +204,24 @@ class Daemon:
         return 0
 
     def _on_signal(self, signum, _frame) -> None:
-        name = signal.Signals(signum).name
-        if self.stop.is_set():
-            log.warning("received %s again: exiting now", name)
-            _exit(128 + signum)
-        log.info("received %s: no new jobs; the running job gets up to %s to finish", name,
-                 self.config.schedule.shutdown_timeout)
-        self.stop.set()
+        """Only note it: logging or setting an Event inside a handler can deadlock on a lock the main thread holds."""
+        self.signals.append((signum, time.monotonic()))
+
+    def _take_signals(self) -> None:
+        """Act on noted signals in the main thread: the first starts the stop; a repeat after the grace forces it."""
+        while self.signals:
+            signum, at = self.signals.pop(0)
+            name = signal.Signals(signum).name
+            if self.stop_requested_at is None:
+                self.stop_requested_at = at
+                log.info("received %s: no new jobs; the running job gets up to %s to finish (a signal %gs or more "
+                         "later exits at once)", name, format_duration(self.config.schedule.shutdown_timeout), REPEAT_GRACE)
+                self.stop.set()
+            elif at - self.stop_requested_at < REPEAT_GRACE:
+                log.debug("received %s again within %gs: the same stop request", name, REPEAT_GRACE)
+            else:
+                log.warning("received %s again: exiting now", name)
+                _exit(128 + signum)
 
     def _record_start(self) -> int | None:
         try:

@@ -15,7 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from watcher.config import Config, Watch
-from watcher.store.db import StoreError, open_engine, safe_url, transaction
+from watcher.store.db import StoreError, safe_url, transaction
+from watcher.store.reader import NoDatabase, open_reader
 from watcher.store.tables import DaemonRun, SourceHealth
 
 HEALTHY, UNHEALTHY, BROKEN = 0, 1, 2
@@ -50,11 +51,13 @@ def check(config: Config, now: dt.datetime) -> tuple[int, str]:
     if _missing_sqlite_file(config.database):
         return UNHEALTHY, f"unhealthy: no poll has run yet (database {safe_url(config.database)} does not exist)"
     try:
-        engine = open_engine(config.database, create=False)
+        engine = open_reader(config.database)
         with transaction(engine) as session:
             daemon = session.scalars(select(DaemonRun).order_by(DaemonRun.id.desc()).limit(1)).first()
             rows = list(session.scalars(select(SourceHealth)))
         engine.dispose()
+    except NoDatabase as exc:
+        return UNHEALTHY, f"unhealthy: no poll has run yet ({exc})"
     except StoreError as exc:
         return BROKEN, f"error: {exc}"
     except Exception as exc:  # noqa: BLE001 - a broken database is one line and exit 2, not a traceback

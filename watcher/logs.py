@@ -19,7 +19,8 @@ FORMATS = ("text", "json")
 FIELDS = ("watch", "source", "repo", "job", "run_id")
 _KEY_VALUE = re.compile(r"\b(watch|source|repo)=([^\s,;]+)")
 _REPO = re.compile(r"\b(?:huggingface|github) (?:author |org )?([\w.-]+/[\w.-]+|[\w.-]+)(?=:)")
-NOISY = ("huggingface_hub", "httpx", "httpx2", "urllib3", "github", "slack_sdk", "apscheduler", "alembic")
+NOISY = ("huggingface_hub", "httpx", "httpx2", "httpcore", "urllib3", "github", "slack_sdk", "apscheduler", "alembic")
+TRANSPORT = ("huggingface_hub", "httpx", "httpx2", "httpcore", "urllib3", "github")
 
 
 def fields(record: logging.LogRecord, message: str) -> dict[str, object]:
@@ -72,15 +73,33 @@ class TextFormatter(logging.Formatter):
         return redact(line.replace("\r", "").replace("\n", " | "))
 
 
+class DemoteTransport(logging.Filter):
+    """HTTP libraries' warnings ("Retrying (CappedRetry(total=1, ...)) after connection broken by ...") are
+    details: they become DEBUG lines, shown only at debug level. Our own line per retry and per failing
+    source says the same in plain words."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] in TRANSPORT and record.levelno < logging.ERROR:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return self.level <= logging.DEBUG
+        return True
+
+
 def setup(log_format: str = "text", level: str = "INFO", stream=None) -> None:
     """Route every logger (ours and the libraries') to one handler on stdout."""
     from watcher.redact import RedactingFilter
 
+    numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else level
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(DemoteTransport(numeric))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(numeric)
     for noisy in NOISY:
-        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
+        logging.getLogger(noisy).setLevel(logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING)

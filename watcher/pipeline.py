@@ -66,8 +66,8 @@ def fetch(watch: Watch, sources: dict[str, Source], previous: dict[str, RepoSnap
         except Exception as exc:  # noqa: BLE001 - the cycle must go on; the error is recorded
             log.exception("watch=%s source=%s crashed", watch.name, name)
             report = SourceReport(name, errors=[redact(f"{name}: unexpected {type(exc).__name__}: {exc}")])
-        for error in report.errors:
-            log.warning("watch=%s %s", watch.name, error)
+        for error in report.errors:  # details; source_health logs the one WARNING line per source per cycle
+            log.debug("watch=%s %s", watch.name, error)
         reports.append(report)
     return reports
 

@@ -18,13 +18,13 @@ WIDTH, HEIGHT, DPI = 12, 6, 100  # 1200 x (600 + rows) pixels: readable on a scr
 HATCHES = ("//", "\\\\")
 
 
-def render(data: PlotData, path: Path) -> None:
-    """Draw the chart into `path` (PNG); the caller reports errors writing it."""
+def render(data: PlotData, path: Path, fmt: str = "png") -> None:
+    """Draw the chart into `path` as `fmt` (png, svg or pdf); the caller reports errors writing it."""
     fig, ax = plt.subplots(figsize=(WIDTH, max(HEIGHT, 2 + 0.7 * len(data.rows))), dpi=DPI)
     try:
         _draw(ax, data)
         fig.tight_layout()
-        fig.savefig(path, format="png")
+        fig.savefig(path, format=fmt)
     finally:
         plt.close(fig)
 

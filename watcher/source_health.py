@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from watcher import reasons
 from watcher.config import Config, Watch
 from watcher.models import Event, EventKind, SourceReport
 from watcher.notify import outbox
@@ -45,8 +46,12 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def track(session: Session, watch: Watch, report: SourceReport, threshold: int, now: dt.datetime) -> tuple[Outcome, Event | None]:
-    """Update one (watch, source) counter; return an event when the streak crosses the threshold or ends."""
+def track(session: Session, watch: Watch, report: SourceReport, threshold: int, now: dt.datetime,
+          reason: str | None = None) -> tuple[Outcome, Event | None]:
+    """Update one (watch, source) counter; return an event when the streak crosses the threshold or ends.
+
+    A failure is one WARNING line per source per cycle, `reason` in plain words (see reasons.py); the
+    errors themselves are logged at debug by the pipeline."""
     row = session.get(SourceHealth, (watch.name, report.source))
     if row is None:
         row = SourceHealth(watch=watch.name, source=report.source, consecutive_failures=0, alerted=False, streaks=0)
@@ -57,8 +62,9 @@ def track(session: Session, watch: Watch, report: SourceReport, threshold: int, 
         row.failing_since = row.failing_since or now
         row.last_failure_at = now
         row.last_error = report.errors[0][:1000]
-        log.warning("watch=%s source=%s failed (%d in a row): %s", watch.name, report.source,
-                    row.consecutive_failures, row.last_error,
+        n = len(report.errors)
+        log.warning("%s: %s (%d error%s; %d failed poll%s in a row)", report.source, reason or row.last_error, n,
+                    "" if n == 1 else "s", row.consecutive_failures, "" if row.consecutive_failures == 1 else "s",
                     extra={"watch": watch.name, "source": report.source, "repo": repo_of(row.last_error)})
         if row.consecutive_failures >= threshold and not row.alerted:
             row.alerted = True
@@ -94,13 +100,23 @@ def record(session: Session, config: Config, watches: Sequence[Watch], reports: 
         for report in reports.get(watch.name, []):
             if getattr(watch, report.source, None) is None:
                 continue  # the watch does not use this source: neither a success nor a failure
-            outcome, event = track(session, watch, report, config.schedule.alert_after_failures, now)
+            outcome, event = track(session, watch, report, config.schedule.alert_after_failures, now,
+                                   _reason(config, report))
             result.health.append(outcome)
             if event is not None:
                 events.append(event)
     if not events:
         return
     result.events.extend(outbox.record(session, events, run.id, notifiers, now))
+
+
+def _reason(config: Config, report: SourceReport) -> str | None:
+    if not report.errors:
+        return None
+    settings = getattr(config, report.source, None)
+    url = getattr(settings, "endpoint", None) or getattr(settings, "api_url", None) or report.source
+    tries = getattr(settings, "retries", 0) + 1
+    return reasons.plain(report.errors, reasons.host_of(url), tries)
 
 
 def rows(session: Session) -> list[SourceHealth]:

@@ -165,8 +165,13 @@ def print_events(items: list[dict[str, Any]], console: Console | None = None) ->
 def print_config(config, destinations: list[str], warning: str | None, console: Console | None = None) -> None:
     console = console or _console()
     console.print(f"Config OK: {config.source_path}")
-    console.print(f"database: {_safe(config.database)}; poll every {config.schedule.poll_interval}; "
-                  f"hub {config.huggingface.endpoint}; github {config.github.api_url}; alerts to {', '.join(destinations)}")
+    from watcher.config import format_duration
+
+    schedule = config.schedule
+    metrics = f"; metrics on {config.metrics.host}:{config.metrics.port}" if config.metrics is not None else ""
+    console.print(f"database: {_safe(config.database)}; poll every {format_duration(schedule.poll_interval)}; "
+                  f"hub {config.huggingface.endpoint}; github {config.github.api_url}; alerts to {', '.join(destinations)}"
+                  f"{metrics}", highlight=False)
     if config.webhooks is not None:
         import os
 
@@ -178,8 +183,9 @@ def print_config(config, destinations: list[str], warning: str | None, console: 
         console.print(f"[yellow]warning[/yellow] {warning}")
     for watch in config.watches:
         start, end = watch.window()
+        own = f"; polled every {format_duration(watch.poll_interval)}" if watch.poll_interval else ""
         console.print(f"- {watch.name}: {watch.display_title}; flagship {watch.flagship.name} "
-                      f"{watch.flagship.released}; expected {start} to {end}", highlight=False)
+                      f"{watch.flagship.released}; expected {start} to {end}{own}", highlight=False)
         if watch.huggingface:
             hub = watch.huggingface
             console.print(f"    huggingface: authors {hub.authors or '-'}, include {hub.include}, "

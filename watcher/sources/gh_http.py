@@ -25,7 +25,7 @@ from watcher import __version__
 from watcher.config import GitHubSettings
 from watcher.sources.budget import HIGH, Budget
 from watcher.sources.cache import CacheEntry, HttpCache
-from watcher.sources.http import Deferred, count_request
+from watcher.sources.http import Deferred, count_request, log_retry
 
 
 class CappedRetry(GithubRetry):
@@ -44,7 +44,13 @@ class CappedRetry(GithubRetry):
         asked = self.get_retry_after(response) if response is not None else None
         if asked is not None and self.max_rate_limit_wait is not None and asked > self.max_rate_limit_wait:
             raise MaxRetryError(_pool, url, error)
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        tried = len(retry.history)
+        tries = tried + retry.total + 1 if isinstance(retry.total, int) else tried + 1
+        host = getattr(_pool, "host", None) or "github"
+        log_retry(f"https://{host}{url or ''}", tried, tries, retry.get_backoff_time(),
+                  error if error is not None else f"HTTP {getattr(response, 'status', '?')}")
+        return retry
 
 
 def make_client(settings: GitHubSettings) -> Github:

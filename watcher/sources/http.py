@@ -8,8 +8,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import logging
+
 from watcher.redact import redact
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 RETRYABLE = {408, 429, 500, 502, 503, 504}
@@ -79,6 +83,9 @@ class BoundedRetry:
             stop=too_long,
             wait=self._wait,
             sleep=self.sleep,
+            before_sleep=lambda state: log_retry(url, state.attempt_number, self.retries + 1,
+                                                 state.next_action.sleep if state.next_action else 0.0,
+                                                 state.outcome.exception() if state.outcome else None),
             reraise=True,
         )
         try:
@@ -92,6 +99,16 @@ class BoundedRetry:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise Unavailable(f"{url}: {type(exc).__name__}: {redact(reason)}") from None
 
+
+
+def log_retry(url: str, tried: int, tries: int, wait: float, error: object) -> None:
+    """A retry in progress is visible in the log (INFO): a slow cycle says why it is slow."""
+    from watcher import reasons
+
+    host = reasons.host_of(url)
+    path = url.split("?", 1)[0].split(host, 1)[-1][:80]  # no query string: the Hub's has nine `expand=`
+    reason = reasons.plain([f"{type(error).__name__}: {error}"], host, 0) if error is not None else "no answer"
+    log.info("%s%s: try %d of %d failed (%s); next in %.1fs", host, path, tried, tries, redact(reason), wait)
 
 
 class Deferred(Exception):

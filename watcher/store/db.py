@@ -31,10 +31,15 @@ def _prepare_sqlite_file(database: str | None) -> None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():  # a typo in the path must not scatter directories: say so instead
+        raise StoreError(f"database sqlite:///{database}: the directory {path.parent} does not exist; "
+                         "create it first (mkdir -p), watcher creates only the file")
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    elif not os.access(path, os.R_OK | os.W_OK):  # SQLite would only say "unable to open database file"
+        raise StoreError(f"database sqlite:///{database}: cannot write {path}: permission denied (mode "
+                         f"{path.stat().st_mode & 0o777:o}, owner uid {path.stat().st_uid}); `watcher poll` and "
+                         "`watcher run` write, `status`, `events` and `cadence` only read")
 
 
 def open_engine(url: str, create: bool = True) -> Engine:
@@ -73,7 +78,10 @@ def open_engine(url: str, create: bool = True) -> Engine:
             hint = " (install the PostgreSQL driver: pip install 'watcher[postgres]')"
         raise StoreError(f"database {safe_url(url)}: {first_line(exc)}{hint}") from None
     except (SQLAlchemyError, OSError) as exc:
-        raise StoreError(f"database {safe_url(url)}: {first_line(exc)}") from None
+        from watcher.store.reader import describe_open_error
+
+        path = Path(parsed.database) if is_sqlite and parsed.database and parsed.database != ":memory:" else None
+        raise StoreError(f"database {safe_url(url)}: {describe_open_error(exc, path)}") from None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -36,6 +36,11 @@ def head() -> str:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def revisions() -> set[str]:
+    """Every revision this release ships."""
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
 def current(engine: Engine) -> str | None:
     """The revision the database is at (None: empty, or created before migrations)."""
     with engine.connect() as conn:
