@@ -292,14 +292,19 @@ class ApiSettings(Strict):
         return value.rstrip("/")
 
 
-class HubSettings(ApiSettings):
+class SourceSettings(ApiSettings):
+    """A polled API: besides each request's bound, all of one cycle's work for it ends by `max_poll_time`."""
+
+    concurrency: int = Field(default=8, ge=1, le=32)  # requests in flight to this host at once
+    max_poll_time: Duration = dt.timedelta(minutes=5)  # see docs/hostile-data.md, "A cycle ends"
+
+
+class HubSettings(SourceSettings):
     endpoint: str = "https://huggingface.co"
-    concurrency: int = Field(default=8, ge=1, le=32)  # requests in flight to this host at once
 
 
-class GitHubSettings(ApiSettings):
+class GitHubSettings(SourceSettings):
     api_url: str = "https://api.github.com"
-    concurrency: int = Field(default=8, ge=1, le=32)  # requests in flight to this host at once
 
 
 def _event_kinds(values: list[str] | None) -> list[str] | None:

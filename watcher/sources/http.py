@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from watcher import deadline
 from watcher.redact import redact
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
@@ -72,7 +73,10 @@ class BoundedRetry:
         def too_long(state: RetryCallState) -> bool:
             exc = state.outcome.exception() if state.outcome else None
             hinted = getattr(exc, "retry_after", None)
-            return state.attempt_number > self.retries or (hinted is not None and hinted > self.max_wait)
+            wait = hinted if hinted is not None else 0.0
+            left = deadline.remaining()
+            out_of_time = left is not None and left <= wait
+            return state.attempt_number > self.retries or (hinted is not None and hinted > self.max_wait) or out_of_time
 
         retrying = Retrying(
             retry=retry_if_exception_type((_RetryableStatus, *network_errors)),

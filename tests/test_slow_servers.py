@@ -1,0 +1,102 @@
+"""Slow and hostile servers (issue 16): every request and every cycle ends within the documented bound,
+bodies stay bounded while they are decompressed, and a token goes only to the host it was set for."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from fakes.hub import FakeHub
+from watcher.config import HubSettings, Watch
+from watcher.sources.hf import MAX_PAGES, HubSource
+
+TOKEN = "hf_hostiletesttoken123"
+
+
+def watch(**sources) -> Watch:
+    return Watch.model_validate({"name": "w", "flagship": {"name": "F", "released": "2026-01-01"},
+                                 "lag_days": {"min": 1, "max": 2}, **sources})
+
+
+def hub_source(hub, **settings) -> HubSource:
+    cfg = HubSettings(endpoint=hub.url, **{"timeout": "1s", "retries": 1, "max_retry_wait": "0s", **settings})
+    return HubSource(cfg, sleep=lambda s: None)
+
+
+def timed_poll(source, w, previous=None):
+    started = time.monotonic()
+    try:
+        return source.poll(w, previous or {}), time.monotonic() - started
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("fault", ["trickle", "hang"])
+def test_hub_request_ends_at_its_wall_clock_timeout(hub, fault):
+    """One byte every 0.2 s never trips a 1 s idle timeout; the 1 s wall-clock bound per attempt still holds."""
+    hub.add_model("Qwen/Qwen3.7-1B", {"model.safetensors": 1})
+    setattr(hub, fault, 0.2 if fault == "trickle" else True)
+    report, took = timed_poll(hub_source(hub), watch(huggingface={"authors": ["Qwen"]}))
+    # bound: (retries + 1) x timeout = 2 s, plus scheduling slack on a loaded machine
+    assert took < 2 + 1.5, took
+    assert report.repos == [] and len(report.errors) == 1
+    assert "huggingface author Qwen" in report.errors[0] and "Timeout" in report.errors[0]
+    assert report.complete_scopes == set()
+
+
+def test_hub_source_stops_at_max_poll_time(hub):
+    """Many slow units: each attempt is within `timeout`, all of them together within `max_poll_time`."""
+    hub.trickle = 0.2
+    repos = [f"Qwen/Qwen3.7-{i}B" for i in range(12)]
+    source = hub_source(hub, timeout="5s", retries=2, max_poll_time="1s", concurrency=2)
+    report, took = timed_poll(source, watch(huggingface={"repos": repos}))
+    assert took < 1 + 1.5, took  # without the per-cycle bound: 12 / 2 x 3 x 5 s = 90 s
+    assert len(report.errors) == len(repos) and report.repos == []
+
+
+def test_hub_endless_link_chain_stops_at_the_page_cap(hub):
+    hub.add_model("Qwen/Qwen3.7-1B", {"model.safetensors": 1})
+    hub.endless_pages = True
+    report, _ = timed_poll(hub_source(hub), watch(huggingface={"authors": ["Qwen"]}))
+    assert "pagination does not end" in report.errors[0]
+    assert len(hub.requests_to("/api/models")) <= MAX_PAGES + 2
+    assert report.complete_scopes == set()
+
+
+def test_hub_gzip_bomb_stops_at_the_decoded_cap(hub):
+    """100 MB of spaces compress to ~100 KB; the cap (64 MB) acts while decompressing."""
+    hub.add_model("Qwen/Qwen3.7-1B", {"model.safetensors": 1})
+    hub.bomb_bytes = 100 * 1024 * 1024
+    report, _ = timed_poll(hub_source(hub, timeout="20s"), watch(huggingface={"authors": ["Qwen"]}))
+    assert len(report.errors) == 1 and "larger than 64 MB once decompressed" in report.errors[0]
+
+
+def test_hub_gzip_listing_still_works(hub):
+    hub.add_model("Qwen/Qwen3.7-1B", {"model.safetensors": 1})
+    hub.gzip = True
+    report, _ = timed_poll(hub_source(hub), watch(huggingface={"authors": ["Qwen"]}))
+    assert report.errors == [] and [r.repo_id for r in report.repos] == ["Qwen/Qwen3.7-1B"]
+
+
+def test_hf_token_never_follows_a_link_to_another_host(hub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    hub.add_model("Qwen/Qwen3.7-1B", {"model.safetensors": 1})
+    hub.add_model("Qwen/Qwen3.7-2B", {"model.safetensors": 1})
+    hub.page_size = 1
+    with FakeHub() as other:
+        other.add_model("Qwen/Qwen3.7-2B", {"model.safetensors": 1})
+        hub.link_base = other.url.replace("127.0.0.1", "localhost")
+        report, _ = timed_poll(hub_source(hub), watch(huggingface={"authors": ["Qwen"]}))
+        assert other.requests == []
+    assert "refused to follow a link to another host (localhost)" in report.errors[0]
+    assert report.complete_scopes == set()  # a cut listing is not a complete one
+
+
+def test_hf_token_never_follows_a_redirect_to_another_host(hub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with FakeHub() as other:
+        hub.redirect_to = other.url.replace("127.0.0.1", "localhost")
+        report, _ = timed_poll(hub_source(hub), watch(huggingface={"repos": ["Qwen/Qwen3.7-1B"]}))
+        assert other.requests == []
+    assert "another host" in report.errors[0]
