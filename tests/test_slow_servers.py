@@ -8,7 +8,8 @@ import time
 import pytest
 
 from fakes.hub import FakeHub
-from watcher.config import HubSettings, Watch
+from watcher.config import GitHubSettings, HubSettings, Watch
+from watcher.sources.github import GitHubSource
 from watcher.sources.hf import MAX_PAGES, HubSource
 
 TOKEN = "hf_hostiletesttoken123"
@@ -55,6 +56,7 @@ def test_hub_source_stops_at_max_poll_time(hub):
     assert len(report.errors) == len(repos) and report.repos == []
 
 
+@pytest.mark.slow
 def test_hub_endless_link_chain_stops_at_the_page_cap(hub):
     hub.add_model("Qwen/Qwen3.7-1B", {"model.safetensors": 1})
     hub.endless_pages = True
@@ -100,3 +102,46 @@ def test_hf_token_never_follows_a_redirect_to_another_host(hub, monkeypatch):
         report, _ = timed_poll(hub_source(hub), watch(huggingface={"repos": ["Qwen/Qwen3.7-1B"]}))
         assert other.requests == []
     assert "another host" in report.errors[0]
+
+
+# -- GitHub (PyGithub over requests/urllib3) ------------------------------------------------------
+def gh_source(github, **settings) -> GitHubSource:
+    return GitHubSource(GitHubSettings(api_url=github.url, **{"timeout": "1s", "retries": 1,
+                                                                "max_retry_wait": "0s", **settings}))
+
+
+@pytest.mark.parametrize("fault", ["trickle", "hang"])
+def test_github_request_ends_at_its_wall_clock_timeout(github, fault):
+    github.add_org("QwenLM")
+    github.add_repo("QwenLM/Qwen3.7", private=False)
+    setattr(github, fault, 0.2 if fault == "trickle" else True)
+    report, took = timed_poll(gh_source(github), watch(github={"repos": ["QwenLM/Qwen3.7"]}))
+    assert took < 2 + 1.5, took  # (retries + 1) x timeout
+    assert len(report.errors) == 1 and "github QwenLM/Qwen3.7" in report.errors[0]
+    assert report.repos == [] and report.complete_scopes == set()
+
+
+def test_github_source_stops_at_max_poll_time(github):
+    github.trickle = 0.2
+    repos = [f"QwenLM/Qwen3.7-{i}" for i in range(12)]
+    source = gh_source(github, timeout="5s", retries=2, max_poll_time="1s", concurrency=2)
+    report, took = timed_poll(source, watch(github={"repos": repos}))
+    assert took < 1 + 1.5, took
+    assert len(report.errors) == len(repos)
+
+
+def test_github_gzip_bomb_stops_at_the_decoded_cap(github):
+    github.add_org("QwenLM")
+    github.add_repo("QwenLM/Qwen3.7", private=False)
+    github.bomb_bytes = 100 * 1024 * 1024
+    report, _ = timed_poll(gh_source(github, timeout="20s"), watch(github={"repos": ["QwenLM/Qwen3.7"]}))
+    assert len(report.errors) == 1 and "larger than 64 MB once decompressed" in report.errors[0]
+
+
+def test_github_token_never_follows_a_redirect_to_another_host(github, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_hostiletesttoken123")
+    with FakeHub() as other:
+        github.redirect_to = other.url.replace("127.0.0.1", "localhost")
+        report, _ = timed_poll(gh_source(github), watch(github={"repos": ["QwenLM/Qwen3.7"]}))
+        assert other.requests == []
+    assert len(report.errors) == 1

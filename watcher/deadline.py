@@ -61,6 +61,11 @@ def remaining(extra: float | None = None) -> float | None:
     return min(ats) - now() if ats else None
 
 
+def expired() -> bool:
+    left = remaining()
+    return left is not None and left <= 0
+
+
 def clamp(timeout: float | None, extra: float | None = None) -> float | None:
     """The socket timeout to use for one read: never past the deadline; raises once it has passed."""
     left = remaining(extra)

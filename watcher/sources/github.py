@@ -21,6 +21,7 @@ import requests
 from github import GithubException, UnknownObjectException
 from github.GithubException import BadCredentialsException, RateLimitExceededException
 
+from watcher import deadline
 from watcher.config import GitHubSettings, Watch
 from watcher.models import MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport
 from watcher.redact import redact
@@ -70,6 +71,7 @@ class GitHubSource:
         self.http = GitHubHttp(settings, self.budget, self.cache, settings.concurrency)
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="github")
         self.web_url = web_url(settings.api_url)
+        self.deadline_at = deadline.now() + settings.max_poll_time.total_seconds()  # this source, this cycle
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -108,7 +110,7 @@ class GitHubSource:
     def _scan_org(self, watch: Watch, org: str) -> OrgScan:
         spec = watch.github
         scan = OrgScan(scope=f"gh:org:{org.lower()}")
-        with Tally() as tally:
+        with Tally() as tally, deadline.until(self.deadline_at):
             try:
                 kind = self._events_or_everything(watch.name, org, scan)
                 listing = self._listing(org, kind)
@@ -208,7 +210,7 @@ class GitHubSource:
             if prev is not None:
                 unit.snapshots.append(self._snapshot(repo, scope, prev.releases, prev.tags))
             return unit
-        with Tally() as tally:
+        with Tally() as tally, deadline.until(self.deadline_at):
             try:
                 releases, tags = self._releases(repo["full_name"], LOW)
                 unit.snapshots.append(self._snapshot(repo, scope, releases, tags))
@@ -227,7 +229,7 @@ class GitHubSource:
     def _probe(self, full_name: str, previous: dict) -> Unit:
         """404 is the only answer GitHub gives for a private repo we cannot see: hidden, not an error."""
         unit, scope = Unit(), f"gh:repo:{full_name.lower()}"
-        with Tally() as tally:
+        with Tally() as tally, deadline.until(self.deadline_at):
             try:
                 try:
                     repo = self.http.get(f"/repos/{full_name}", parse=_summary, what=f"repo {full_name}").body

@@ -63,6 +63,8 @@ class _Transport(httpx2.BaseTransport):
         if not same_origin(request.url, self._origin):
             # A Link header or a redirect naming another host: HF_TOKEN goes only to the configured endpoint.
             raise Unavailable(f"huggingface: refused to follow a link to another host ({request.url.host})")
+        if deadline.expired():
+            raise Unavailable(f"{url}: not sent, max_poll_time used up for this cycle")
         if not self._budget.allow(current_priority(), request.url.path):
             raise Deferred(f"huggingface {request.url.path}: deferred ({self._budget.why()})")
 
