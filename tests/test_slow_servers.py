@@ -145,3 +145,63 @@ def test_github_token_never_follows_a_redirect_to_another_host(github, monkeypat
         report, _ = timed_poll(gh_source(github), watch(github={"repos": ["QwenLM/Qwen3.7"]}))
         assert other.requests == []
     assert len(report.errors) == 1
+
+
+# -- Slack (slack_sdk over urllib) and the whole `watcher poll` ----------------------------------------
+SLACK_TOKEN = "xoxb-hostile-test-token-1"
+
+
+def slow_everything(watcher, hub, github, slack):
+    for section in ("huggingface", "github"):
+        watcher.config[section].update(timeout="1s", retries=1, max_retry_wait="0s", max_poll_time="2s")
+    watcher.config["slack"] = {"channel": "#open-weights", "api_url": slack.url + "/api/", "timeout": "1s",
+                               "retries": 1, "max_retry_wait": "0s", "max_delivery_time": "2s"}
+    hub.trickle, github.hang, slack.trickle = 0.3, True, 0.3
+
+
+@pytest.mark.slow
+def test_poll_ends_within_the_documented_bound_when_every_server_is_slow(watcher, hub, github, slack):
+    """Bound (docs/hostile-data.md): max(max_poll_time) + max_delivery_time per Slack destination."""
+    env = {"SLACK_BOT_TOKEN": SLACK_TOKEN}
+    slow_everything(watcher, hub, github, slack)
+    hub.trickle, github.hang, slack.trickle, slack.down = 0, False, 0, True
+    watcher("poll", env=env)  # baseline; the watch_started alert waits in the outbox (Slack 503)
+    assert watcher.status(env)["pending_alerts"] == 1
+    hub.trickle, github.hang, slack.trickle, slack.down = 0.3, True, 0.3, False
+    started = time.monotonic()
+    result = watcher("poll", env=env)
+    took = time.monotonic() - started
+    assert took < 2 + 2 + 3, took  # + 3 s for a loaded 2-CPU machine; without deadlines it never ended
+    assert "huggingface author Qwen" in result.output and "github org QwenLM" in result.output
+    assert "slack: max_delivery_time (2s) used up" in result.output or "slack: no answer within 1s" in result.output
+    assert watcher.status(env)["pending_alerts"] == 1  # kept for the next cycle, not lost
+
+
+def test_slack_token_never_follows_a_redirect_to_another_host(slack):
+    from fakes.slack import FakeSlack
+    from watcher.config import SlackSettings
+    from watcher.notify import DeliveryError
+    from watcher.notify.slack import SlackNotifier
+
+    with FakeSlack() as other:
+        slack.redirect_to = other.url.replace("127.0.0.1", "localhost")
+        settings = SlackSettings(channel="#x", api_url=slack.url + "/api/", timeout="2s", retries=0)
+        notifier = SlackNotifier(settings, token=SLACK_TOKEN)
+        with pytest.raises(DeliveryError, match="refused to follow a redirect to another host"):
+            notifier.test(["w"])
+        assert other.requests == []
+
+
+def test_slack_request_ends_at_max_delivery_time(slack):
+    from watcher.config import SlackSettings
+    from watcher.notify import DeliveryError
+    from watcher.notify.slack import SlackNotifier
+
+    slack.trickle = 0.2
+    settings = SlackSettings(channel="#x", api_url=slack.url + "/api/", timeout="5s", retries=1,
+                             max_retry_wait="0s", max_delivery_time="1s")
+    notifier = SlackNotifier(settings, token=SLACK_TOKEN)
+    started = time.monotonic()
+    with pytest.raises(DeliveryError, match="max_delivery_time"):
+        notifier.test(["w"])
+    assert time.monotonic() - started < 1 + 1.5

@@ -13,7 +13,11 @@ decoded*, so a compression bomb stops at the cap instead of filling memory.
 from __future__ import annotations
 
 import functools
+import http.client
 import io
+import urllib.error
+import urllib.parse
+import urllib.request
 import threading
 import time
 from collections.abc import Iterator
@@ -82,17 +86,28 @@ class _Reader(io.RawIOBase):
 
     def __init__(self, sock: Any, attempt_at: float | None) -> None:
         self._sock, self._attempt_at = sock, attempt_at
+        self._raw = sock.makefile("rb", buffering=0)  # holds the socket open as http.client expects
+        self._total = 0
 
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
     def readinto(self, buffer: Any) -> int:
         timeout = self._sock.gettimeout()
         self._sock.settimeout(clamp(timeout, self._attempt_at))
         try:
-            return self._sock.recv_into(buffer)
+            n = self._raw.readinto(buffer) or 0
         finally:
-            self._sock.settimeout(timeout)
+            if self._sock.fileno() != -1:
+                self._sock.settimeout(timeout)
+        self._total += n
+        if self._total > MAX_BODY_BYTES:
+            raise TooLarge(f"answer larger than {MAX_BODY_BYTES // (1024 * 1024)} MB")
+        return n
 
 
 class _SocketView:
@@ -187,3 +202,36 @@ def capped(chunks: Iterator[bytes], what: str, limit: int = MAX_BODY_BYTES) -> b
             raise TooLarge(f"{what}: body larger than {limit // (1024 * 1024)} MB once decompressed")
         parts.append(chunk)
     return b"".join(parts)
+
+
+# -- urllib (slack_sdk) ------------------------------------------------------------------------------
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: Any) -> Any:
+        return self.do_open(_HTTPConnection, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: Any) -> Any:
+        kwargs = {"context": self._context}
+        if hasattr(self, "_check_hostname"):
+            kwargs["check_hostname"] = self._check_hostname
+        return self.do_open(_HTTPSConnection, req, **kwargs)
+
+
+class _SameHostRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect to another host is refused: the request carries a token (or is a secret webhook URL)."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        here, there = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(newurl)
+        if (here.scheme, here.netloc.lower()) != (there.scheme, there.netloc.lower()):
+            raise urllib.error.URLError(f"refused to follow a redirect to another host ({there.hostname})")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_HTTPConnection = connection_class(http.client.HTTPConnection)
+_HTTPSConnection = connection_class(http.client.HTTPSConnection)
+
+
+def install_urllib_opener() -> None:
+    """slack_sdk calls urllib's `urlopen`, which uses the installed opener; this process's only urllib user."""
+    urllib.request.install_opener(urllib.request.build_opener(_HTTPHandler, _HTTPSHandler, _SameHostRedirect))

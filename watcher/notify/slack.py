@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
+from watcher import deadline
 from watcher.config import SlackRoute, SlackSettings
 from watcher.notify import DeliveryError
 from watcher.notify import blocks as bk
@@ -28,6 +29,7 @@ from watcher.redact import redact
 log = logging.getLogger(__name__)
 _sdk_log = logging.getLogger("watcher.notify.slack_sdk")  # slack_sdk logs every failed request at ERROR
 _sdk_log.setLevel(logging.CRITICAL)
+deadline.install_urllib_opener()  # slack_sdk's urlopen: wall-clock deadlines, no redirect to another host
 
 # Errors a retry cannot fix, in plain words. Destination-wide ones stop this destination for the cycle.
 PLAIN = {
@@ -205,7 +207,8 @@ class SlackNotifier:
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         try:
-            return fn()
+            with deadline.within(self.budget.remaining()):  # max_delivery_time holds mid-request too
+                return fn()
         except SlackApiError as exc:
             response = exc.response
             status = getattr(response, "status_code", None)
@@ -216,13 +219,18 @@ class SlackNotifier:
             raise _error(code, f"slack: {code}" if code else f"slack: HTTP {status}", status,
                          getattr(response, "headers", {})) from None
         except (TimeoutError, socket.timeout):
-            raise DeliveryError(f"slack: no answer within {self.timeout:g}s (timeout)") from None
+            raise DeliveryError(self._timed_out()) from None
         except (URLError, SlackClientError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             text = str(reason).splitlines()[0] if str(reason).strip() else type(exc).__name__
-            if isinstance(reason, (TimeoutError, socket.timeout)) or "timed out" in text:
-                raise DeliveryError(f"slack: no answer within {self.timeout:g}s (timeout)") from None
+            if isinstance(reason, (TimeoutError, socket.timeout)) or "timed out" in text or "deadline" in text:
+                raise DeliveryError(self._timed_out()) from None
             raise DeliveryError(redact(f"slack: cannot connect: {text}")) from None
+
+    def _timed_out(self) -> str:
+        if self.budget.expired():
+            return f"slack: max_delivery_time ({self.budget.total:g}s) used up mid-request (timeout)"
+        return f"slack: no answer within {self.timeout:g}s (timeout)"
 
 
 def _error(code: str, prefix: str, status: int | None, headers: Any) -> DeliveryError:
