@@ -126,6 +126,8 @@ class SourceReport:
     errors: list[str] = field(default_factory=list)
     requests: int = 0
     deferred: list[str] = field(default_factory=list)  # work the rate-limit budget postponed to a later cycle
+    problems: list[str] = field(default_factory=list)  # one repo's trouble (its sizes, its releases, a dropped value):
+    # reported every cycle, but not a failure of the source while its listings work
 
 
 @dataclass(frozen=True)

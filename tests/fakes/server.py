@@ -168,6 +168,7 @@ class FakeServer:
         self.redirect_to: str | None = None  # answer every request with a 302 to this base URL + the same path
         self.gzip = False  # compress every body (Content-Encoding: gzip), whatever the client asked
         self.bomb_bytes = 0  # when > 0: every 200 body is this many spaces, gzip-compressed (a compression bomb)
+        self.extra_headers: dict[str, str] = {}  # set on every answer, over what the fake would send
         self._stopping = threading.Event()
         self._injections: list[_Injection] = []
         self._server: _Server | None = None
@@ -291,6 +292,7 @@ class FakeServer:
             else:
                 resp = self.handle(req)
             resp = self.finalize(req, resp)
+            resp.headers.update(self.extra_headers)
         except Exception as exc:  # a bug in a fake must show up, not hang the client
             resp = Response(500, f"fake server error: {exc!r}", content_type="text/plain")
         if self.bomb_bytes and resp.status == 200:

@@ -25,6 +25,7 @@ from watcher.notify import blocks as bk
 from watcher.notify.budget import Budget, handlers
 from watcher.notify.render import Item, Message
 from watcher.redact import redact
+from watcher.sources import sanitize
 
 log = logging.getLogger(__name__)
 _sdk_log = logging.getLogger("watcher.notify.slack_sdk")  # slack_sdk logs every failed request at ERROR
@@ -176,7 +177,8 @@ class SlackNotifier:
             if thread_ts:
                 extra.update(thread_ts=thread_ts, reply_broadcast=broadcast)
             response = self._call(lambda: self.client.chat_postMessage(channel=self.channel, text=text, **extra))
-            return str(response.get("channel") or ""), str(response.get("ts") or "")
+            # Slack's answer is data too: the ledger's columns hold a channel id and a ts, nothing longer.
+            return sanitize.text(response.get("channel") or "", 100), sanitize.text(response.get("ts") or "", 40)
         response = self._call(lambda: self.webhook.send(text=text, **extra))
         body = (response.body or "").strip()
         if response.status_code == 200 and body == "ok":
@@ -213,7 +215,7 @@ class SlackNotifier:
             response = exc.response
             status = getattr(response, "status_code", None)
             data = getattr(response, "data", None)
-            code = str(data["error"]) if isinstance(data, dict) and data.get("error") else ""
+            code = sanitize.text(data["error"], 100) if isinstance(data, dict) and data.get("error") else ""
             if status and status >= 500:
                 code = ""  # an HTML error page, not a Slack error code
             raise _error(code, f"slack: {code}" if code else f"slack: HTTP {status}", status,

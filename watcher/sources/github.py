@@ -25,7 +25,7 @@ from watcher import deadline
 from watcher.config import GitHubSettings, Watch
 from watcher.models import MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport
 from watcher.redact import redact
-from watcher.sources import name_matches
+from watcher.sources import name_matches, sanitize
 from watcher.sources.budget import HIGH, LOW, Budget
 from watcher.sources.cache import CacheEntry, HttpCache
 from watcher.sources.gh_http import GitHubHttp, has_next
@@ -48,6 +48,7 @@ class Unit:
     deferred: list[str] = field(default_factory=list)
     complete: set[str] = field(default_factory=set)
     requests: int = 0
+    problems: list[str] = field(default_factory=list)  # per repo; not a failure of the source
 
 
 @dataclass
@@ -56,6 +57,7 @@ class OrgScan(Unit):
     repos: list[dict[str, Any]] = field(default_factory=list)
     dirty: set[str] | None = field(default_factory=set)  # None: refresh every repo (no usable cursor)
     cursor: tuple[str, CacheEntry] | None = None  # saved only when every refresh it asked for was done
+    failed_refreshes: int = 0
 
 
 class GitHubSource:
@@ -90,7 +92,8 @@ class GitHubSource:
         done = list(self.pool.map(lambda plan: self._refresh(*plan), plans))
         for (scan, _), unit in zip(jobs, done):
             scan.snapshots.extend(unit.snapshots)
-            scan.errors.extend(unit.errors)
+            scan.problems.extend(unit.errors)  # one repo's releases: the org listing itself worked
+            scan.failed_refreshes += len(unit.errors)
             scan.deferred.extend(unit.deferred)
             scan.requests += unit.requests
         found: dict[str, RepoSnapshot] = {}
@@ -98,10 +101,12 @@ class GitHubSource:
             for snap in unit.snapshots:
                 found[snap.repo_id.lower()] = snap
             report.errors.extend(unit.errors)
+            report.problems.extend(unit.problems)
             report.deferred.extend(unit.deferred)
             report.complete_scopes |= unit.complete
             report.requests += unit.requests
-            if isinstance(unit, OrgScan) and unit.cursor and not unit.deferred and not unit.errors:
+            if isinstance(unit, OrgScan) and unit.cursor and not unit.deferred and not unit.errors \
+                    and not unit.failed_refreshes:
                 self.cache.put(*unit.cursor)
         report.repos.extend(found.values())
         return report
@@ -114,6 +119,9 @@ class GitHubSource:
             try:
                 kind = self._events_or_everything(watch.name, org, scan)
                 listing = self._listing(org, kind)
+                scan.problems += [f"github org {org}: listing entry {sanitize.text(r['full_name'], 120)!r} is not a "
+                                  "valid repo id; ignored" for r in listing if not sanitize.valid_repo_id("github", r["full_name"])]
+                listing = [r for r in listing if sanitize.valid_repo_id("github", r["full_name"])]
                 scan.repos = [r for r in listing if name_matches(r["name"], spec.include, spec.exclude)]
                 scan.complete.add(scan.scope)
             except Deferred as exc:
@@ -233,6 +241,8 @@ class GitHubSource:
             try:
                 try:
                     repo = self.http.get(f"/repos/{full_name}", parse=_summary, what=f"repo {full_name}").body
+                    if not sanitize.valid_repo_id("github", repo["full_name"]):
+                        raise ValueError(f"the API named it {sanitize.text(repo['full_name'], 120)!r}, not a repo id")
                 except UnknownObjectException as exc:
                     unit.snapshots.append(RepoSnapshot(self.name, full_name, scope, visible=False,
                                                        url=self.url(full_name), status=exc.status))
@@ -241,7 +251,7 @@ class GitHubSource:
                     try:
                         releases, tags = self._releases(repo["full_name"], HIGH)
                     except _API_ERRORS as exc:
-                        unit.errors.append(f"github {repo['full_name']} releases: {describe_error(exc)}")
+                        unit.problems.append(f"github {repo['full_name']} releases: {describe_error(exc)}")
                         releases, tags = (prev.releases, prev.tags) if prev else ((), ())
                     unit.snapshots.append(self._snapshot(repo, scope, releases, tags))
                 unit.complete.add(scope)

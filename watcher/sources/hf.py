@@ -22,7 +22,7 @@ from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, Repository
 from watcher import __version__, deadline, telemetry  # noqa: E402
 from watcher.config import HubSettings, Watch
 from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport, is_weight_file
-from watcher.sources import name_matches
+from watcher.sources import name_matches, sanitize
 from watcher.sources.budget import LOW, Budget
 from watcher.sources.cache import HttpCache
 from watcher.sources.http import (BoundedRetry, Deferred, Tally, Unavailable, count_request,
@@ -143,7 +143,10 @@ class HubSource:
         found: dict[str, RepoSnapshot] = {}
         for snaps, scope, errors, deferred, requests in results:
             for snap in snaps:
-                found[snap.repo_id] = snap
+                if sanitize.valid_repo_id(self.name, snap.repo_id):
+                    found[snap.repo_id] = snap
+                else:  # never asked about, stored or announced
+                    report.problems.append(f"huggingface {sanitize.text(snap.repo_id, 120)!r}: not a valid repo id; ignored")
             report.complete_scopes |= {scope} if scope else set()
             report.errors.extend(errors)
             report.deferred.extend(deferred)
@@ -151,7 +154,7 @@ class HubSource:
         sized = list(self.pool.map(lambda snap: self._sized(snap, previous.get(snap.key)), found.values()))
         for snap, errors, deferred, requests in sized:
             report.repos.append(snap)
-            report.errors.extend(errors)
+            report.problems.extend(errors)  # one repo's sizes: the listing itself worked
             report.deferred.extend(deferred)
             report.requests += requests
         return report
