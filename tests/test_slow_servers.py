@@ -205,3 +205,42 @@ def test_slack_request_ends_at_max_delivery_time(slack):
     with pytest.raises(DeliveryError, match="max_delivery_time"):
         notifier.test(["w"])
     assert time.monotonic() - started < 1 + 1.5
+
+
+# -- Retry-After: whatever the server asks, a pause is capped and said ---------------------------------
+@pytest.mark.parametrize("asked", ["31536000", "1e12", "inf", "nan", "-5", "Wed, 21 Oct 2099 07:28:00 GMT"])
+def test_hub_retry_after_is_capped_and_never_a_traceback(watcher, hub, asked):
+    from watcher.sources.budget import MAX_PAUSE
+
+    watcher.config["schedule"]["alert_after_failures"] = 2
+    hub.fail_next(1, status=429, headers={"Retry-After": asked}, path_contains="author=Qwen")
+    started = time.time()
+    first = watcher("poll")
+    assert first.exit_code == 0 and "Traceback" not in first.output, first.output
+    if asked in ("-5", "nan"):  # nothing to wait for: retried at once (within `retries`), and it worked
+        assert "0 error(s)" in first.output
+        return
+    assert "huggingface author Qwen" in first.output and "429" in first.output
+    blocked = watcher.status()["rate_limits"]["huggingface"]["blocked_until"]
+    import datetime as dt
+
+    until = dt.datetime.fromisoformat(blocked.replace("Z", "+00:00")).timestamp()
+    assert until <= started + MAX_PAUSE + 5
+    second = watcher("poll")
+    assert "huggingface: paused by the server until" in second.output
+    assert "source_failing" in second.output  # the second failure in a row: said like any failing source
+
+
+@pytest.mark.parametrize("asked", ["1e12", "inf", "Wed, 21 Oct 2099 07:28:00 GMT"])
+def test_github_retry_after_is_capped_and_never_a_traceback(github, asked):
+    from watcher.sources.budget import MAX_PAUSE
+
+    github.add_org("QwenLM")
+    github.add_repo("QwenLM/Qwen3.7", private=False)
+    github.fail_next(1, status=429, headers={"Retry-After": asked}, body={"message": "slow down"})
+    source = gh_source(github)
+    started = time.time()
+    report, _ = timed_poll(source, watch(github={"repos": ["QwenLM/Qwen3.7"]}))
+    assert len(report.errors) >= 1 and "unexpected" not in report.errors[0]
+    assert source.budget.blocked_until is not None and source.budget.blocked_until <= started + MAX_PAUSE + 5
+    assert any("paused by the server until" in e for e in report.errors)

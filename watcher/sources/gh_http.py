@@ -26,7 +26,7 @@ from urllib3.exceptions import MaxRetryError
 from watcher import __version__, deadline
 from watcher.redact import redact
 from watcher.config import GitHubSettings
-from watcher.sources.budget import HIGH, Budget
+from watcher.sources.budget import HIGH, Budget, parse_retry_after
 from watcher.sources.cache import CacheEntry, HttpCache
 from watcher.sources.http import Deferred, count_request
 
@@ -42,6 +42,11 @@ class CappedRetry(GithubRetry):
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("raise_on_status", False)
         super().__init__(**kwargs)
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        """Ours, capped, and tolerant: urllib3 raises InvalidHeader on `inf` or `1e12` mid-request."""
+        seconds = parse_retry_after(retry_after)
+        return 0.0 if seconds is None else seconds
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if deadline.expired():

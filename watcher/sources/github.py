@@ -109,6 +109,8 @@ class GitHubSource:
                     and not unit.failed_refreshes:
                 self.cache.put(*unit.cursor)
         report.repos.extend(found.values())
+        if pause := self.budget.long_pause():
+            report.errors.append(pause)
         return report
 
     # -- organisations ----------------------------------------------------------------------

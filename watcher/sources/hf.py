@@ -157,6 +157,8 @@ class HubSource:
             report.problems.extend(errors)  # one repo's sizes: the listing itself worked
             report.deferred.extend(deferred)
             report.requests += requests
+        if pause := self.budget.long_pause():
+            report.errors.append(pause)
         return report
 
     def _unit(self, kind: str, name: str, spec) -> tuple:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from watcher import deadline
 from watcher.redact import redact
+from watcher.sources.budget import parse_retry_after
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 T = TypeVar("T")
@@ -29,12 +30,8 @@ class _RetryableStatus(Exception):
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Retry-After in seconds (HTTP-date form is rare on these APIs and treated as unknown)."""
-    value = headers.get("retry-after") or headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    """Retry-After in seconds, capped (see budget.parse_retry_after)."""
+    return parse_retry_after(headers.get("retry-after") or headers.get("Retry-After"))
 
 
 class BoundedRetry:
