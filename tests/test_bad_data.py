@@ -84,3 +84,20 @@ def test_odd_dates_do_not_lose_the_listing(watcher, hub):
     out = poll(watcher)
     assert "Qwen/Qwen3.7-Odd" in out and "Qwen/Qwen3.7-Old" in out
     assert "0 error(s)" in out and "error:" not in out
+
+
+def test_repo_ids_compare_case_insensitively(watcher, hub, github):
+    """Config `qwenlm/qwen3.7`, API `QwenLM/Qwen3.7`: the same repo turning public, never a ghost row."""
+    watcher.config["watches"][0]["github"]["repos"] = ["qwenlm/qwen3.7"]
+    watcher.config["watches"][0]["huggingface"]["repos"] = ["qwen/qwen3.7-plus"]
+    poll(watcher)  # both hidden (404) under the config's spelling
+    github.add_repo("QwenLM/Qwen3.7", private=False)
+    hub.add_model("Qwen/Qwen3.7-Plus", {"model.safetensors": 1})
+    out = poll(watcher)
+    assert "New GitHub repo" not in out and "New repo" not in out
+    status = watcher.watch_status()
+    gh = [r for r in status["repos"] if r["source"] == "github"]
+    hf = [r for r in status["repos"] if r["source"] == "huggingface"]
+    assert [(r["id"], r["visible"]) for r in gh] == [("QwenLM/Qwen3.7", True)]
+    assert [(r["id"], r["visible"]) for r in hf] == [("Qwen/Qwen3.7-Plus", True)]
+    assert "GitHub repo is now public: QwenLM/Qwen3.7" in out and "Weights published: Qwen/Qwen3.7-Plus" in out

@@ -94,6 +94,12 @@ class RepoSnapshot:
 
     @property
     def key(self) -> str:
+        """The repo's identity: both services treat ids case-insensitively (`qwenlm/x` is `QwenLM/x`)."""
+        return f"{self.source}:{self.repo_id.lower()}"
+
+    @property
+    def label(self) -> str:
+        """As the API spells it; part of event dedup keys (kept as they were before ids were case-folded)."""
         return f"{self.source}:{self.repo_id}"
 
     @property

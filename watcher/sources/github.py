@@ -207,7 +207,7 @@ class GitHubSource:
         return repos
 
     def _plan(self, scan: OrgScan, repo: dict[str, Any], previous: dict, named: set[str]) -> tuple:
-        prev = previous.get(f"{self.name}:{repo['full_name']}")
+        prev = previous.get(f"{self.name}:{repo['full_name'].lower()}")
         name = repo["full_name"].lower()
         changed = name not in named and (prev is None or scan.dirty is None or name in scan.dirty
                                          or not prev.visible or prev.last_modified != repo["pushed_at"])
@@ -249,7 +249,7 @@ class GitHubSource:
                     unit.snapshots.append(RepoSnapshot(self.name, full_name, scope, visible=False,
                                                        url=self.url(full_name), status=exc.status))
                 else:
-                    prev = previous.get(f"{self.name}:{repo['full_name']}")
+                    prev = previous.get(f"{self.name}:{repo['full_name'].lower()}")
                     try:
                         releases, tags = self._releases(repo["full_name"], HIGH)
                     except _API_ERRORS as exc:

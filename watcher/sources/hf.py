@@ -144,7 +144,7 @@ class HubSource:
         for snaps, scope, errors, deferred, requests in results:
             for snap in snaps:
                 if sanitize.valid_repo_id(self.name, snap.repo_id):
-                    found[snap.repo_id] = snap
+                    found[snap.repo_id.lower()] = snap
                 else:  # never asked about, stored or announced
                     report.problems.append(f"huggingface {sanitize.text(snap.repo_id, 120)!r}: not a valid repo id; ignored")
             report.complete_scopes |= {scope} if scope else set()
