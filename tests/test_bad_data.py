@@ -101,3 +101,21 @@ def test_repo_ids_compare_case_insensitively(watcher, hub, github):
     assert [(r["id"], r["visible"]) for r in gh] == [("QwenLM/Qwen3.7", True)]
     assert [(r["id"], r["visible"]) for r in hf] == [("Qwen/Qwen3.7-Plus", True)]
     assert "GitHub repo is now public: QwenLM/Qwen3.7" in out and "Weights published: Qwen/Qwen3.7-Plus" in out
+
+
+def test_links_are_built_from_the_configured_host_not_the_api_html_url(watcher, github):
+    github.add_repo("QwenLM/Qwen3.7", private=False).html_url = "https://evil.example/phish"
+    out = poll(watcher)
+    assert "evil.example" not in out and f"{github.url}/QwenLM/Qwen3.7" in out
+
+
+def test_listing_ids_are_validated_before_any_request_uses_them(watcher, github):
+    """`QwenLM/Qwen3.7-../../../admin` in a listing must never become `/repos/admin/releases`."""
+    poll(watcher)
+    github.add_repo("QwenLM/Qwen3.7-x", private=False)
+    repo = github.add_repo("QwenLM/Qwen3.7-y", private=False)
+    repo.name = "Qwen3.7-../../../admin"  # full_name follows the name in the fake's JSON
+    out = poll(watcher)
+    assert "github org QwenLM: listing entry 'QwenLM/Qwen3.7-../../../admin' is not a valid repo id; ignored" in out
+    assert not github.requests_to("/repos/admin") and not github.requests_to("/admin/")
+    assert "QwenLM/Qwen3.7-x" in out

@@ -39,9 +39,14 @@ def now() -> dt.datetime:
 
 def load_config(ctx: typer.Context):
     try:
-        return config_mod.load(ctx.obj.get("config"))
+        cfg = config_mod.load(ctx.obj.get("config"))
     except config_mod.ConfigError as exc:
         fail(str(exc))
+    from watcher.notify import credential_problems
+
+    if problems := credential_problems(cfg):  # a secret is validated like config, never echoed
+        fail("; ".join(problems))
+    return cfg
 
 
 def _safe_url(url: str) -> str:

@@ -7,6 +7,7 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -405,6 +406,10 @@ class Config(Strict):
     def _url(cls, value: str) -> str:
         if "://" not in value:
             raise ValueError(f"{value!r} is not a database URL such as sqlite:///watcher.db")
+        try:
+            urlsplit(value).port  # noqa: B018 - parsing is the check; the URL itself is not echoed (password)
+        except ValueError:
+            raise ValueError("the port of the database URL is not a number") from None
         return value
 
     @field_validator("cadences")
@@ -484,6 +489,8 @@ def parse(text: str, source: str) -> Config:
     """Parse YAML text into a Config, applying environment overrides; raise ConfigError with one line."""
     try:
         raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -496,6 +503,8 @@ def parse(text: str, source: str) -> Config:
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: a value is nested too deeply") from None
     check_cadences(config, source)
     return config.model_copy(update={"source_path": source})
 

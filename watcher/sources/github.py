@@ -274,7 +274,7 @@ class GitHubSource:
     def _snapshot(self, repo: dict[str, Any], scope: str, releases, tags) -> RepoSnapshot:
         return RepoSnapshot(
             source=self.name, repo_id=repo["full_name"], scope=scope, visible=not repo["private"],
-            url=repo["html_url"] or self.url(repo["full_name"]), status=None, created_at=repo["created_at"],
+            url=self.url(repo["full_name"]), status=None, created_at=repo["created_at"],
             last_modified=repo["pushed_at"], releases=tuple(releases), tags=tuple(tags),
             description=repo["description"],
         )

@@ -12,6 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from watcher.redact import redact
+
 
 
 class StoreError(Exception):
@@ -21,8 +23,8 @@ class StoreError(Exception):
 def safe_url(url: str) -> str:
     """The URL with any password masked, for messages."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+        return redact(make_url(url).render_as_string(hide_password=True))  # also ?password=... in the query
+    except (ArgumentError, ValueError):
         return "<invalid database URL>"
 
 
@@ -44,7 +46,8 @@ def open_engine(url: str, create: bool = True) -> Engine:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError:
+        parsed.port  # noqa: B018 - a non-numeric port raises here, not deep inside the driver
+    except (ArgumentError, ValueError):
         raise StoreError(f"database: {safe_url(url)} is not a valid SQLAlchemy URL") from None
     is_sqlite = parsed.get_backend_name() == "sqlite"
     try:
