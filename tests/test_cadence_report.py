@@ -128,3 +128,12 @@ def test_only_the_plot_loads_matplotlib(cad, tmp_path):
     assert "matplotlib" not in imported("status")
     assert "matplotlib" not in imported("cadence")
     assert "matplotlib" in imported("cadence", "--plot", str(tmp_path / "c.png"))
+
+
+def test_generation_names_are_data_not_markup(cad):
+    """A history entry named `[/]...` or carrying a terminal escape prints literally (issue 16)."""
+    history = cad.config["cadences"]["qwen"]["history"]
+    history[0]["generation"] = "Qwen[/]2.5 [link=https://evil.example]x[/link]\x1b[2J"
+    result = cad("cadence", env=NOW)
+    assert result.exit_code == 0, result.output
+    assert "Qwen[/]2.5" in result.stdout and "\x1b" not in result.stdout

@@ -13,6 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from watcher.plaintext import markup_safe
+
 from watcher import cadence
 from watcher.config import Config, Watch
 
@@ -77,6 +79,7 @@ def _where(pos: cadence.Position, win: cadence.Window, today: dt.date) -> dict[s
 
 def print_report(doc: dict[str, Any], console: Console | None = None) -> None:
     console = console or (Console() if Console().is_terminal else Console(width=200))
+    doc = markup_safe(doc)  # generation names, repos and sources are data, never markup
     flagship = doc["flagship"]
     if doc["history"]:
         table = Table(title=f"Cadence {doc['cadence']} (lags in days; negative = open weights before the flagship)",

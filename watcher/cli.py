@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from watcher import config as config_mod
+from watcher.plaintext import visible
 from watcher.redact import redact
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -21,7 +22,7 @@ EXIT_CONFIG = 2
 
 def fail(message: str, code: int = EXIT_CONFIG) -> None:
     """One line on stderr, no traceback: what a user needs to fix it."""
-    typer.echo(f"watcher: {redact(message)}", err=True)
+    typer.echo(f"watcher: {visible(redact(message))}", err=True)
     raise typer.Exit(code)
 
 
@@ -111,11 +112,11 @@ def poll(ctx: typer.Context) -> None:
         + (f", failed {result.failed}" if result.failed else "")
     )
     for event in result.events:
-        typer.echo(f"  event {event.watch} {event.kind.value} {event.repo_id or ''}".rstrip())
+        typer.echo(visible(f"  event {event.watch} {event.kind.value} {event.repo_id or ''}".rstrip()))
     for error in result.errors + result.delivery_errors:
-        typer.echo(f"  error: {redact(error)}")
+        typer.echo(f"  error: {visible(redact(error))}")
     for line in result.deferred:
-        typer.echo(f"  deferred: {redact(line)}")
+        typer.echo(f"  deferred: {visible(redact(line))}")
 
 
 @app.command()

@@ -14,6 +14,7 @@ import dataclasses
 import re
 from typing import Any
 
+from watcher.plaintext import INVISIBLE
 from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, SourceReport
 
 MAX_TAG = 200  # git allows longer ref names; no release tag is anywhere near this
@@ -22,8 +23,7 @@ MAX_SHORT = 64  # dates, gating modes
 MAX_VALIDATOR = 300  # an ETag longer than this is not worth a conditional request (and its column is 300)
 MAX_DATE_HEADER = 100  # Last-Modified is a 29-character HTTP date; its column is 100
 
-# C0/C1 controls, NUL included; zero-width, bidi overrides and isolates; BOM; lone surrogates.
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff]")
+_INVISIBLE = INVISIBLE
 _JSON_UNSAFE = re.compile("[\x00\ud800-\udfff]")
 _HUB_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}", re.ASCII)
 _GH_OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}", re.ASCII)
