@@ -58,3 +58,32 @@ def test_deeply_nested_yaml_is_one_line_exit_2(watcher, tmp_path):
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "nested too deeply" in lines[0], result.output
+
+
+def test_unopenable_cycle_lock_is_one_line_naming_it(watcher, tmp_path):
+    assert watcher("poll").exit_code == 0
+    (tmp_path / "watcher.db.cycle.lock").unlink()
+    (tmp_path / "watcher.db.cycle.lock").mkdir()  # as root, a directory is what no one can open for writing
+    result = watcher("poll")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"watcher: lock file {tmp_path / 'watcher.db.cycle.lock'}: Is a directory; remove it or fix its owner"]
+
+
+def test_leftover_shm_that_blocks_writes_is_named(watcher, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    assert watcher("poll").exit_code == 0
+    shm = tmp_path / "watcher.db-shm"
+    if shm.exists():
+        shm.unlink()
+    shm.mkdir()  # stands for another user's read-only -shm (the tests run as root, who may write anything)
+    # a fresh process: this one still has the first poll's connection (and its shared memory) open
+    result = subprocess.run([sys.executable, "-m", "watcher", "--config", str(watcher.path), "poll"],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "WATCHER_NOW": "2026-07-12T12:00:00Z"})
+    assert result.returncode in (1, 2), result.stdout + result.stderr
+    assert f"{shm} is not a writable file" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

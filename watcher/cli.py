@@ -96,14 +96,18 @@ def poll(ctx: typer.Context) -> None:
 
     from sqlalchemy.exc import SQLAlchemyError
 
+    from watcher.store.locks import LockFileError, sqlite_path
+
     try:
         with store_lock(engine):  # concurrent polls (cron, replicas) take turns: each sees the last one's state
             result = run_cycle(cfg, engine, clock=now)
+    except LockFileError as exc:
+        fail(str(exc), code=1)
     except SQLAlchemyError as exc:
         # Nothing was committed: the next cycle sees the same changes again, so no alert is lost.
         from watcher.store.problems import describe
 
-        fail(f"database {_safe_url(cfg.database)}: cycle not stored: {describe(exc)}", code=1)
+        fail(f"database {_safe_url(cfg.database)}: cycle not stored: {describe(exc, sqlite_path(engine))}", code=1)
     requests = sum(result.requests.values())
     typer.echo(
         f"cycle {result.run_id}: {len(cfg.watches)} watch(es) polled in {result.seconds:.1f}s, "

@@ -76,7 +76,10 @@ def open_engine(url: str, create: bool = True) -> Engine:
             hint = " (install the PostgreSQL driver: pip install 'watcher[postgres]')"
         raise StoreError(f"database {safe_url(url)}: {first_line(exc)}{hint}") from None
     except (SQLAlchemyError, OSError) as exc:
-        raise StoreError(f"database {safe_url(url)}: {first_line(exc)}") from None
+        from watcher.store.problems import describe
+
+        where = Path(parsed.database).resolve() if is_sqlite and parsed.database not in (None, "", ":memory:") else None
+        raise StoreError(f"database {safe_url(url)}: {describe(exc, where)}") from None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

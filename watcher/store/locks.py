@@ -24,6 +24,10 @@ LEADER_KEY = 0x7761746368657202  # the daemon that polls
 _memory_locks: dict[str, threading.Lock] = {}
 
 
+class LockFileError(OSError):
+    """The lock file cannot be opened (a directory, another user's file): said in one line, naming it."""
+
+
 class LockBusy(Exception):
     """Someone else holds the lock and the caller asked not to wait."""
 
@@ -82,7 +86,10 @@ def _advisory(engine: Engine, key: int) -> Iterator[Connection]:
 @contextmanager
 def file_lock(path: Path, wait: bool, note: str | None = None) -> Iterator[int]:
     """flock on `path` (created 0600). With wait=False raise LockBusy (with the holder's note) at once."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise LockFileError(f"lock file {path}: {exc.strerror or exc}; remove it or fix its owner") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
