@@ -28,7 +28,7 @@ from watcher.notify import outbox
 from watcher.config import Config, Watch
 from watcher.leader import Leadership
 from watcher.pipeline import Clock, utcnow
-from watcher.store import queries
+from watcher.store import locks, queries
 from watcher.store.db import safe_url, transaction
 from watcher.store.problems import describe
 from watcher.store.tables import DaemonRun, PollRun
@@ -69,6 +69,7 @@ class Daemon:
         self.leadership = Leadership(engine).start()  # LeaderError: another daemon owns this SQLite file
         self.scheduler = self.build_scheduler()
         self.store_failures: list[tuple[dt.datetime, str]] = []  # jobs the database refused, not yet reported
+        self.store_file = locks.file_identity(engine)  # SQLite: the file this daemon writes, to notice it vanish
 
     def build_scheduler(self) -> BackgroundScheduler:
         schedule = self.config.schedule
@@ -92,6 +93,9 @@ class Daemon:
             return
         try:
             if self.stop.is_set():
+                return
+            if gone := locks.store_gone(self.store_file):
+                log.error("job %s: %s; nothing is stored until the daemon is restarted", job, gone, extra={"job": job})
                 return
             outcome = work()
             for listener in self.listeners:

@@ -44,6 +44,32 @@ def sqlite_path(engine: Engine) -> Path | None:
     return Path(database).resolve()
 
 
+def file_identity(engine: Engine) -> tuple[Path, int, int] | None:
+    """(path, device, inode) of an SQLite file, to notice it being deleted or replaced later."""
+    path = sqlite_path(engine)
+    if path is None or not path.exists():
+        return None
+    stat = path.stat()
+    return path, stat.st_dev, stat.st_ino
+
+
+def store_gone(identity: tuple[Path, int, int] | None) -> str | None:
+    """Why the SQLite file we opened is no longer the one at its path; None while it is.
+
+    A deleted file stays writable through open connections: a daemon would go on storing into a
+    file no one can read again, and `status` would open a new empty one."""
+    if identity is None:
+        return None
+    path, device, inode = identity
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return f"database file {path} was deleted while the daemon runs"
+    if (stat.st_dev, stat.st_ino) != (device, inode):
+        return f"database file {path} was replaced while the daemon runs"
+    return None
+
+
 def lock_file(engine: Engine, suffix: str) -> Path | None:
     path = sqlite_path(engine)
     return path.with_name(path.name + suffix) if path else None
