@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
 import json
 import socket
 import threading
@@ -356,7 +357,14 @@ class FakeServer:
 
 @functools.lru_cache(maxsize=4)
 def _bomb(size: int) -> bytes:
-    return gzip.compress(b" " * size, 9)
+    """`size` spaces, gzip-compressed a megabyte at a time (the fake itself never holds them all)."""
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9) as packer:
+        chunk = b" " * (1 << 20)
+        for _ in range(size >> 20):
+            packer.write(chunk)
+        packer.write(b" " * (size & ((1 << 20) - 1)))
+    return out.getvalue()
 
 
 def _parse_body(raw: bytes, content_type: str) -> Any:
