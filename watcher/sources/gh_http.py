@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from github import Auth, Github, GithubException, GithubRetry
-from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
+from github.Requester import Requester
 import requests
 import urllib3
 from requests.structures import CaseInsensitiveDict
@@ -67,10 +67,21 @@ def make_client(settings: GitHubSettings) -> Github:
                     timeout=max(1, round(settings.timeout.total_seconds())), retry=retry, per_page=100,
                     user_agent=f"watcher/{__version__}", seconds_between_requests=None, seconds_between_writes=None)
     # PyGithub's only public hook for its connections (injectConnectionClasses) is process-wide and turns
-    # keep-alive off; this sets the same attribute on our requester alone. test_slow_servers guards it.
+    # keep-alive off; this sets the same attribute on our requester alone, on top of whatever class was
+    # injected (metrics.install_github_hook counts answers that way). test_slow_servers guards it.
     https = settings.api_url.lower().startswith("https:")
-    client.requester._Requester__connectionClass = _DeadlineHTTPS if https else _DeadlineHTTP  # noqa: SLF001
+    client.requester._Requester__connectionClass = _connection_class(https)  # noqa: SLF001
     return client
+
+
+_deadline_classes: dict[type, type] = {}
+
+
+def _connection_class(https: bool) -> type:
+    base = Requester._Requester__httpsConnectionClass if https else Requester._Requester__httpConnectionClass  # noqa: SLF001
+    if base not in _deadline_classes:
+        _deadline_classes[base] = _with_deadlines(base)
+    return _deadline_classes[base]
 
 
 class _DeadlineAdapter(requests.adapters.HTTPAdapter):
@@ -126,9 +137,6 @@ def _with_deadlines(base: type) -> type:
 
     return Connection
 
-
-_DeadlineHTTP = _with_deadlines(HTTPRequestsConnectionClass)
-_DeadlineHTTPS = _with_deadlines(HTTPSRequestsConnectionClass)
 
 
 @dataclass
