@@ -87,3 +87,14 @@ def test_leftover_shm_that_blocks_writes_is_named(watcher, tmp_path):
     assert result.returncode in (1, 2), result.stdout + result.stderr
     assert f"{shm} is not a writable file" in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("where", ["watch", "channel"])
+def test_names_wider_than_their_columns_are_config_errors(watcher, slack, where):
+    """PostgreSQL refuses text past a column's width on every cycle; the config says so at start instead."""
+    if where == "watch":
+        watcher.config["watches"][0]["name"] = "w" * 101
+    else:
+        watcher.config["slack"] = {"channel": "#" + "c" * 100, "api_url": slack.url + "/api/"}
+    result = watcher("check-config")
+    assert result.exit_code == 2 and "at most 100 characters" in result.output, result.output

@@ -238,7 +238,7 @@ class WatchNotify(Strict):
 
 
 class Watch(Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # a 200-wide column
     title: str = ""
     flagship: Flagship
     lag_days: LagDays | None = None  # explicit window; wins over the cadence's
@@ -322,7 +322,7 @@ def _event_kinds(values: list[str] | None) -> list[str] | None:
 class SlackRoute(Strict):
     """One channel and the event kinds it gets (all of them when `events` is left out)."""
 
-    channel: str = Field(min_length=1)
+    channel: str = Field(min_length=1, max_length=100)  # Slack allows 80; "slack:<channel>" fits its column
     events: list[str] | None = None
     webhook_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
 
@@ -333,7 +333,7 @@ class SlackRoute(Strict):
 
 
 class SlackSettings(ApiSettings):
-    channel: str | None = Field(default=None, min_length=1)
+    channel: str | None = Field(default=None, min_length=1, max_length=100)
     routes: list[SlackRoute] = []
     api_url: str = "https://slack.com/api/"
     max_age: Duration = dt.timedelta(days=7)
