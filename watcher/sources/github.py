@@ -121,9 +121,10 @@ class GitHubSource:
             try:
                 kind = self._events_or_everything(watch.name, org, scan)
                 listing = self._listing(org, kind)
-                scan.problems += [f"github org {org}: listing entry {sanitize.text(r['full_name'], 120)!r} is not a "
-                                  "valid repo id; ignored" for r in listing if not sanitize.valid_repo_id("github", r["full_name"])]
-                listing = [r for r in listing if sanitize.valid_repo_id("github", r["full_name"])]
+                invalid = {r["full_name"] for r in listing if not sanitize.valid_repo_id("github", r["full_name"])}
+                scan.problems += [f"github org {org}: listing entry {sanitize.text(name, 120)!r} is not "
+                                  "a valid repo id; ignored" for name in sorted(invalid)]
+                listing = [r for r in listing if r["full_name"] not in invalid]
                 scan.repos = [r for r in listing if name_matches(r["name"], spec.include, spec.exclude)]
                 scan.complete.add(scan.scope)
             except Deferred as exc:

@@ -118,7 +118,8 @@ class HubSource:
         self.budget = budget if budget is not None else Budget(self.name)
         self.cache = cache if cache is not None else HttpCache()  # the Hub's listings are not conditional yet
         retry = BoundedRetry(settings.retries, settings.max_retry_wait.total_seconds(), sleep)
-        self._transport = _Transport(self.endpoint, settings.timeout.total_seconds(), retry, self.budget, settings.concurrency)
+        self._transport = _Transport(self.endpoint, settings.timeout.total_seconds(), retry, self.budget,
+                                     settings.concurrency)
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="hub")
         self.deadline_at = deadline.now() + settings.max_poll_time.total_seconds()  # this source, this cycle
         # The client factory is process-wide in huggingface_hub; one source object lives per cycle.
@@ -146,7 +147,8 @@ class HubSource:
                 if sanitize.valid_repo_id(self.name, snap.repo_id):
                     found[snap.repo_id.lower()] = snap
                 else:  # never asked about, stored or announced
-                    report.problems.append(f"huggingface {sanitize.text(snap.repo_id, 120)!r}: not a valid repo id; ignored")
+                    name = sanitize.text(snap.repo_id, 120)
+                    report.problems.append(f"huggingface {name!r}: not a valid repo id; ignored")
             report.complete_scopes |= {scope} if scope else set()
             report.errors.extend(errors)
             report.deferred.extend(deferred)
