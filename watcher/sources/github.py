@@ -319,6 +319,8 @@ def describe_error(exc: BaseException) -> str:
         return redact(f"{prefix}{status}{str(message).splitlines()[0]}".strip())
     if isinstance(exc, requests.exceptions.RetryError):
         return redact(f"gave up after retries: {str(exc).splitlines()[0]}")
+    if "not sent" not in str(exc) and (isinstance(exc, requests.Timeout) or "timed out" in str(exc)):
+        return "timeout: no complete answer within `timeout`, or max_poll_time used up"  # urllib3 wraps it
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, (TypeError, AttributeError, KeyError)):
         return redact(f"malformed response ({type(exc).__name__}: {text[:200]})")

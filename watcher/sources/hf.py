@@ -84,7 +84,14 @@ class _Transport(httpx2.BaseTransport):
                 # huggingface_hub's own unbounded backoff. These are small JSON answers, never downloads.
                 return _decoded(response, request, url)
 
-        return self._retry.call(send, url, status_of=lambda r: r.status_code, headers_of=lambda r: r.headers,
+        def send_in_time() -> httpx2.Response:
+            try:
+                return send()
+            except httpx2.TimeoutException as exc:  # say which bound, not the socket's bare "timed out"
+                raise type(exc)(f"no complete answer within {self._timeout:g}s (timeout), or max_poll_time "
+                                "used up") from None
+
+        return self._retry.call(send_in_time, url, status_of=lambda r: r.status_code, headers_of=lambda r: r.headers,
                                 network_errors=(httpx2.TransportError,))
 
 
