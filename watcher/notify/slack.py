@@ -222,6 +222,8 @@ class SlackNotifier:
                          getattr(response, "headers", {})) from None
         except (TimeoutError, socket.timeout):
             raise DeliveryError(self._timed_out()) from None
+        except deadline.TooLarge as exc:
+            raise DeliveryError(f"slack: {exc}") from None
         except (URLError, SlackClientError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             text = str(reason).splitlines()[0] if str(reason).strip() else type(exc).__name__
