@@ -16,17 +16,40 @@ def poll(watcher, env=None):
     return result.stdout
 
 
-def test_unicode_and_control_sequences_are_escaped_in_slack(watcher, hub, slack):
+def test_unicode_and_control_sequences_are_escaped_in_slack(watcher, hub, github, slack):
     watcher.config["slack"] = {"channel": "#open-weights", "api_url": slack.url + "/api/"}
     env = {"SLACK_BOT_TOKEN": TOKEN}
+    github.add_repo("QwenLM/Qwen3.7", private=False)
     poll(watcher, env)
+    github.add_release("QwenLM/Qwen3.7", "v3.7-日本語-Ω")
+    github.add_release("QwenLM/Qwen3.7", "v3.7-<!here>-x\u202e")
+    poll(watcher, env)
+    sections = " ".join(b["text"]["text"] for m in slack.messages[-2:] for b in m["blocks"] if b["type"] == "section")
+    assert "v3.7-日本語-Ω" in sections
+    assert "<!here>" not in sections and "&lt;!here&gt;" in sections and "\u202e" not in sections
+    assert all("<!here>" not in m["text"] for m in slack.messages)  # the notification text is parsed by Slack too
+
+
+def test_ids_no_service_allows_are_ignored_with_one_line(watcher, hub):
+    """The Hub's ids are ASCII letters, digits, `.`, `_`, `-`: anything else is a broken or hostile answer."""
+    poll(watcher)
     hub.add_model("Qwen/Qwen3.7-日本語-Ω", {"model.safetensors": 1})
     hub.add_model("Qwen/Qwen3.7-<!here>-x", {"model.safetensors": 1})
-    poll(watcher, env)
-    section = next(b["text"]["text"] for b in slack.messages[-1]["blocks"] if b["type"] == "section")
-    assert "Qwen/Qwen3.7-日本語-Ω" in section
-    assert "<!here>" not in section and "&lt;!here&gt;" in section
-    assert "<!here>" not in slack.messages[-1]["text"]  # the notification text is parsed by Slack too
+    hub.add_model("Qwen/Qwen3.7-2B", {"model.safetensors": 1})
+    out = poll(watcher)
+    assert "huggingface 'Qwen/Qwen3.7-<!here>-x': not a valid repo id; ignored" in out
+    assert repo_ids(watcher.watch_status(), "huggingface", visible=True) == {"Qwen/Qwen3.7-2B"}
+    assert "failing" not in watcher("status", "--check").output  # one repo's trouble is not the source's
+
+
+def test_one_repo_size_lookup_failing_is_not_a_failing_source(watcher, hub):
+    poll(watcher)
+    hub.add_model("Qwen/Qwen3.7-2B", {"model.safetensors": 1})
+    hub.fail_next(10, status=500, path_contains="/tree/")
+    out = poll(watcher)
+    assert "huggingface Qwen/Qwen3.7-2B file sizes: " in out and "HTTP 500" in out
+    check = watcher("status", "--check").output
+    assert "failing" not in check, check
 
 
 def test_implausibly_long_names_are_ignored(watcher, hub):
@@ -61,3 +84,38 @@ def test_odd_dates_do_not_lose_the_listing(watcher, hub):
     out = poll(watcher)
     assert "Qwen/Qwen3.7-Odd" in out and "Qwen/Qwen3.7-Old" in out
     assert "0 error(s)" in out and "error:" not in out
+
+
+def test_repo_ids_compare_case_insensitively(watcher, hub, github):
+    """Config `qwenlm/qwen3.7`, API `QwenLM/Qwen3.7`: the same repo turning public, never a ghost row."""
+    watcher.config["watches"][0]["github"]["repos"] = ["qwenlm/qwen3.7"]
+    watcher.config["watches"][0]["huggingface"]["repos"] = ["qwen/qwen3.7-plus"]
+    poll(watcher)  # both hidden (404) under the config's spelling
+    github.add_repo("QwenLM/Qwen3.7", private=False)
+    hub.add_model("Qwen/Qwen3.7-Plus", {"model.safetensors": 1})
+    out = poll(watcher)
+    assert "New GitHub repo" not in out and "New repo" not in out
+    status = watcher.watch_status()
+    gh = [r for r in status["repos"] if r["source"] == "github"]
+    hf = [r for r in status["repos"] if r["source"] == "huggingface"]
+    assert [(r["id"], r["visible"]) for r in gh] == [("QwenLM/Qwen3.7", True)]
+    assert [(r["id"], r["visible"]) for r in hf] == [("Qwen/Qwen3.7-Plus", True)]
+    assert "GitHub repo is now public: QwenLM/Qwen3.7" in out and "Weights published: Qwen/Qwen3.7-Plus" in out
+
+
+def test_links_are_built_from_the_configured_host_not_the_api_html_url(watcher, github):
+    github.add_repo("QwenLM/Qwen3.7", private=False).html_url = "https://evil.example/phish"
+    out = poll(watcher)
+    assert "evil.example" not in out and f"{github.url}/QwenLM/Qwen3.7" in out
+
+
+def test_listing_ids_are_validated_before_any_request_uses_them(watcher, github):
+    """`QwenLM/Qwen3.7-../../../admin` in a listing must never become `/repos/admin/releases`."""
+    poll(watcher)
+    github.add_repo("QwenLM/Qwen3.7-x", private=False)
+    repo = github.add_repo("QwenLM/Qwen3.7-y", private=False)
+    repo.name = "Qwen3.7-../../../admin"  # full_name follows the name in the fake's JSON
+    out = poll(watcher)
+    assert "github org QwenLM: listing entry 'QwenLM/Qwen3.7-../../../admin' is not a valid repo id; ignored" in out
+    assert not github.requests_to("/repos/admin") and not github.requests_to("/admin/")
+    assert "QwenLM/Qwen3.7-x" in out

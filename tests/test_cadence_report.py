@@ -183,3 +183,10 @@ def test_backtest_command_table_and_json(shipped):
     assert (first["generation"], first["median"], first["actual"], first["error_days"]) == \
         ("Qwen2.5", "2024-10-06", "2024-09-19", -17)
     assert [v["label"] for v in first["variants"]] == ["0.5B", "7B", "72B"]
+def test_generation_names_are_data_not_markup(cad):
+    """A history entry named `[/]...` or carrying a terminal escape prints literally (issue 16)."""
+    history = cad.config["cadences"]["qwen"]["history"]
+    history[0]["generation"] = "Qwen[/]2.5 [link=https://evil.example]x[/link]\x1b[2J"
+    result = cad("cadence", env=NOW)
+    assert result.exit_code == 0, result.output
+    assert "Qwen[/]2.5" in result.stdout and "\x1b" not in result.stdout

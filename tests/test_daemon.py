@@ -210,3 +210,17 @@ def test_second_signal_after_the_grace_exits_at_once(watcher, hub, tmp_path):
     assert elapsed >= daemon_mod.REPEAT_GRACE  # the repeats within the grace did not force it
     assert "received SIGINT again: exiting now" in out
     assert out.count(": no new jobs;") == 1  # one stop request; Python may run pending handlers in any order
+
+
+def test_database_deleted_under_the_daemon_is_noticed_and_said(tmp_path, caplog):
+    cfg = make_config(tmp_path)
+    daemon = daemon_mod.Daemon(cfg, open_engine(cfg.database))
+    seen = []
+    daemon.listeners.append(lambda job, outcome: seen.append(job))
+    daemon.deliver()
+    assert seen == ["deliver"]
+    (tmp_path / "w.db").unlink()
+    with caplog.at_level("ERROR", logger="watcher.daemon"):
+        daemon.deliver()
+    assert seen == ["deliver"]  # nothing written into the unlinked file
+    assert f"database file {tmp_path / 'w.db'} was deleted while the daemon runs" in caplog.text

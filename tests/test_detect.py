@@ -26,7 +26,7 @@ def test_first_cycle_is_a_silent_baseline_with_one_summary():
     started = d.events[0].data
     assert [v["repo_id"] for v in started["visible"]] == ["Qwen/Qwen3.7-27B", "Qwen/Qwen3.7-9B"]
     assert d.baselined_scopes == {HF_SCOPE}
-    assert set(d.snapshots) == {"huggingface:Qwen/Qwen3.7-27B", "huggingface:Qwen/Qwen3.7-9B"}
+    assert {s.repo_id for s in d.snapshots.values()} == {"Qwen/Qwen3.7-27B", "Qwen/Qwen3.7-9B"}
 
 
 def test_placeholder_then_weights():
@@ -47,10 +47,10 @@ def test_missing_from_successful_listing_is_hidden_but_from_failed_listing_is_un
     prev = {"huggingface:Qwen/Qwen3.7-27B": snap()}
     failed = detect("w", prev, [report(complete=())], {HF_SCOPE})
     assert failed.events == []
-    assert failed.snapshots["huggingface:Qwen/Qwen3.7-27B"].visible
+    assert failed.snapshots["huggingface:qwen/qwen3.7-27b"].visible
     gone = detect("w", prev, [report()], {HF_SCOPE})
     assert kinds(gone) == [(EventKind.REPO_HIDDEN, "Qwen/Qwen3.7-27B")]
-    assert not gone.snapshots["huggingface:Qwen/Qwen3.7-27B"].visible
+    assert not gone.snapshots["huggingface:qwen/qwen3.7-27b"].visible
 
 
 def test_flapping_repo_has_same_dedup_key_for_same_state():

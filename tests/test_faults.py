@@ -104,7 +104,8 @@ def test_hub_repo_listed_but_404_on_detail_keeps_it_visible(hub):
     report = hub_poll(hub)
     assert [s.repo_id for s in report.repos] == ["Qwen/Qwen3.7-1B"] and report.repos[0].visible
     assert report.complete_scopes == {"hf:author:qwen"}
-    assert "file sizes" in report.errors[0] and "404" in report.errors[0]
+    # one repo's trouble, not the source's: reported as a problem, the source stays healthy
+    assert report.errors == [] and "file sizes" in report.problems[0] and "404" in report.problems[0]
 
 
 def test_github_repo_listed_but_releases_fail_keeps_last_known(github):
@@ -114,7 +115,7 @@ def test_github_repo_listed_but_releases_fail_keeps_last_known(github):
     github.fail_next(3, status=404, body={"message": "Not Found"}, path_contains="/releases")
     source = GitHubSource(GitHubSettings(api_url=github.url, retries=0, max_retry_wait="0s"))
     report = source.poll(GH_WATCH, {s.key: s for s in first.repos})
-    assert report.repos[0].releases == ("v1",) and "releases" in report.errors[0]
+    assert report.repos[0].releases == ("v1",) and "releases" in report.problems[0] and report.errors == []
 
 
 def test_failing_source_in_cli_is_named_in_status(watcher, hub):

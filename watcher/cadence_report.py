@@ -16,6 +16,7 @@ from rich.table import Table
 from watcher import cadence, forecast
 from watcher import variants as vmod
 from watcher.config import Config, Watch
+from watcher.plaintext import markup_safe
 
 
 def pick_watch(config: Config, name: str | None) -> Watch:
@@ -114,6 +115,7 @@ def _where(pos: cadence.Position, win: cadence.Window, today: dt.date, unpolled:
 
 def print_report(doc: dict[str, Any], console: Console | None = None) -> None:
     console = console or (Console() if Console().is_terminal else Console(width=160))
+    doc = markup_safe(doc)  # generation names, repos and sources are data, never markup
     flagship = doc["flagship"]
     if doc["history"]:
         console.print(_history_table(doc))
@@ -213,6 +215,7 @@ def _summary(test: forecast.Backtest) -> str:
 
 def print_backtest(doc: dict[str, Any], console: Console | None = None) -> None:
     console = console or (Console() if Console().is_terminal else Console(width=160))
+    doc = markup_safe(doc)  # generation names and repos are data, never markup
     if doc.get("error"):
         console.print(f"{doc['watch']}: {doc['error']}: nothing to backtest.")
         return

@@ -13,6 +13,7 @@ import typer
 
 from watcher import config as config_mod
 from watcher.cli_options import ConfigOption, LogFormat, LogLevelOption, VerboseOption, chosen_level
+from watcher.plaintext import visible
 from watcher.redact import redact
 
 # Plain help (no Rich panels): Typer's Rich help tags every option with `<bool>`/`<str>`.
@@ -23,7 +24,7 @@ EXIT_CONFIG = 2
 
 def fail(message: str, code: int = EXIT_CONFIG) -> None:
     """One line on stderr, no traceback: what a user needs to fix it."""
-    typer.echo(f"watcher: {redact(message)}", err=True)
+    typer.echo(f"watcher: {visible(redact(message))}", err=True)
     raise typer.Exit(code)
 
 
@@ -44,9 +45,14 @@ def load_config(ctx: typer.Context, log_default: str | None = "WARNING"):
     if log_default:
         setup_logging(ctx, log_default)
     try:
-        return config_mod.load(ctx.ensure_object(dict).get("config"))
+        cfg = config_mod.load(ctx.ensure_object(dict).get("config"))
     except config_mod.ConfigError as exc:
         fail(str(exc))
+    from watcher.notify import credential_problems
+
+    if problems := credential_problems(cfg):  # a secret is validated like config, never echoed
+        fail("; ".join(problems))
+    return cfg
 
 
 def _safe_url(url: str) -> str:
@@ -125,14 +131,18 @@ def poll(
 
     from sqlalchemy.exc import SQLAlchemyError
 
+    from watcher.store.locks import LockFileError, sqlite_path
+
     try:
         with store_lock(engine):  # concurrent polls (cron, replicas) take turns: each sees the last one's state
             result = run_cycle(cfg, engine, clock=now)
+    except LockFileError as exc:
+        fail(str(exc), code=1)
     except SQLAlchemyError as exc:
         # Nothing was committed: the next cycle sees the same changes again, so no alert is lost.
         from watcher.store.problems import describe
 
-        fail(f"database {_safe_url(cfg.database)}: cycle not stored: {describe(exc)}", code=1)
+        fail(f"database {_safe_url(cfg.database)}: cycle not stored: {describe(exc, sqlite_path(engine))}", code=1)
     requests = sum(result.requests.values())
     typer.echo(
         f"cycle {result.run_id}: {len(cfg.watches)} watch(es) polled in {result.seconds:.1f}s, "
@@ -141,13 +151,13 @@ def poll(
         + (f", failed {result.failed}" if result.failed else "")
     )
     for event in result.events:
-        typer.echo(f"  event {event.watch} {event.kind.value} {event.repo_id or ''}".rstrip())
+        typer.echo(visible(f"  event {event.watch} {event.kind.value} {event.repo_id or ''}".rstrip()))
     from watcher.reasons import without_queries
 
     for error in result.errors + result.delivery_errors:
-        typer.echo(f"  error: {redact(without_queries(error))}")
+        typer.echo(f"  error: {visible(redact(without_queries(error)))}")
     for line in result.deferred:
-        typer.echo(f"  deferred: {redact(line)}")
+        typer.echo(f"  deferred: {visible(redact(line))}")
 
 
 @app.command()

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-webhooks_app = typer.Typer(no_args_is_help=True, help="Hub webhooks: register the receiver, list what is registered.")
+from watcher.cli_options import ConfigOption, LogLevelOption, VerboseOption
+
+webhooks_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Hub webhooks: register the receiver, list what is registered.")
 
 
 @webhooks_app.command()
@@ -15,15 +17,17 @@ def setup(
     ctx: typer.Context,
     url: Annotated[str, typer.Option("--url", help="The receiver's public https URL (the reverse proxy in front of "
                                                    "webhooks.port), e.g. https://watcher.example.org/hooks/huggingface.")],
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
 ) -> None:
     """Create or update (idempotently) one Hub webhook for URL watching every watch's authors; secret from
     WATCHER_WEBHOOK_SECRET, token from HF_TOKEN."""
-    from watcher.cli import fail, load_config, setup_logging
+    from watcher.cli import fail, load_config
     from watcher.hub_webhooks import SetupError, check_url, setup as do_setup
     from watcher.webhooks import WebhookError, secret_from_env
 
-    cfg = load_config(ctx)
-    setup_logging("ERROR")
+    cfg = load_config(ctx, "ERROR")
     try:
         check_url(url)
         outcome = do_setup(cfg, url, secret_from_env())
@@ -39,14 +43,16 @@ def setup(
 @webhooks_app.command()
 def status(
     ctx: typer.Context,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = None,
+    verbose: VerboseOption = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List the Hub webhooks of HF_TOKEN's account: URL, state, what they watch, watch authors they miss."""
-    from watcher.cli import fail, load_config, setup_logging
+    from watcher.cli import fail, load_config
     from watcher.hub_webhooks import SetupError, listing
 
-    cfg = load_config(ctx)
-    setup_logging("ERROR")
+    cfg = load_config(ctx, "ERROR")
     try:
         hooks = listing(cfg)
     except SetupError as exc:

@@ -7,6 +7,7 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -255,7 +256,7 @@ class WatchNotify(Strict):
 
 
 class Watch(Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # a 200-wide column
     title: str = ""
     flagship: Flagship
     lag_days: LagDays | None = None  # explicit window; wins over the cadence's
@@ -319,14 +320,19 @@ class ApiSettings(Strict):
         return value.rstrip("/")
 
 
-class HubSettings(ApiSettings):
+class SourceSettings(ApiSettings):
+    """A polled API: besides each request's bound, all of one cycle's work for it ends by `max_poll_time`."""
+
+    concurrency: int = Field(default=8, ge=1, le=32)  # requests in flight to this host at once
+    max_poll_time: Duration = dt.timedelta(minutes=5)  # see docs/hostile-data.md, "A cycle ends"
+
+
+class HubSettings(SourceSettings):
     endpoint: str = "https://huggingface.co"
-    concurrency: int = Field(default=8, ge=1, le=32)  # requests in flight to this host at once
 
 
-class GitHubSettings(ApiSettings):
+class GitHubSettings(SourceSettings):
     api_url: str = "https://api.github.com"
-    concurrency: int = Field(default=8, ge=1, le=32)  # requests in flight to this host at once
 
 
 def _event_kinds(values: list[str] | None) -> list[str] | None:
@@ -343,7 +349,7 @@ def _event_kinds(values: list[str] | None) -> list[str] | None:
 class SlackRoute(Strict):
     """One channel and the event kinds it gets (all of them when `events` is left out)."""
 
-    channel: str = Field(min_length=1)
+    channel: str = Field(min_length=1, max_length=100)  # Slack allows 80; "slack:<channel>" fits its column
     events: list[str] | None = None
     webhook_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
 
@@ -354,7 +360,7 @@ class SlackRoute(Strict):
 
 
 class SlackSettings(ApiSettings):
-    channel: str | None = Field(default=None, min_length=1)
+    channel: str | None = Field(default=None, min_length=1, max_length=100)
     routes: list[SlackRoute] = []
     api_url: str = "https://slack.com/api/"
     max_age: Duration = dt.timedelta(days=7)
@@ -436,6 +442,10 @@ class Config(Strict):
     def _url(cls, value: str) -> str:
         if "://" not in value:
             raise ValueError(f"{value!r} is not a database URL such as sqlite:///watcher.db")
+        try:
+            urlsplit(value).port  # noqa: B018 - parsing is the check; the URL itself is not echoed (password)
+        except ValueError:
+            raise ValueError("the port of the database URL is not a number") from None
         return value
 
     @field_validator("cadences")
@@ -518,6 +528,8 @@ def parse(text: str, source: str) -> Config:
     """Parse YAML text into a Config, applying environment overrides; raise ConfigError with one line."""
     try:
         raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -530,6 +542,8 @@ def parse(text: str, source: str) -> Config:
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: a value is nested too deeply") from None
     check_cadences(config, source)
     return config.model_copy(update={"source_path": source})
 

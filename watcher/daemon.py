@@ -33,7 +33,7 @@ from watcher.notify import outbox
 from watcher.config import Config, Watch, format_duration
 from watcher.leader import Leadership
 from watcher.pipeline import Clock, utcnow
-from watcher.store import queries
+from watcher.store import locks, queries
 from watcher.store.db import safe_url, transaction
 from watcher.store.problems import describe
 from watcher.store.tables import DaemonRun, PollRun
@@ -85,6 +85,7 @@ class Daemon:
             raise
         self.scheduler = self.build_scheduler()
         self.store_failures: list[tuple[dt.datetime, str]] = []  # jobs the database refused, not yet reported
+        self.store_file = locks.file_identity(engine)  # SQLite: the file this daemon writes, to notice it vanish
 
     def build_scheduler(self) -> BackgroundScheduler:
         schedule = self.config.schedule
@@ -108,6 +109,9 @@ class Daemon:
             return
         try:
             if self.stop.is_set():
+                return
+            if gone := locks.store_gone(self.store_file):
+                log.error("job %s: %s; nothing is stored until the daemon is restarted", job, gone, extra={"job": job})
                 return
             outcome = work()
             for listener in self.listeners:

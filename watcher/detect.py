@@ -41,6 +41,7 @@ def detect(
     new watch (or a newly added author) does not announce everything that already exists.
     """
     observed, complete = merge_observed(reports)
+    previous = {snap.key: snap for snap in previous.values()}  # keyed by identity, whatever the caller used
     current = dict(previous)
     events: list[Event] = []
     for key, prev in previous.items():
@@ -69,7 +70,7 @@ def repo_events(watch: str, prev: RepoSnapshot | None, cur: RepoSnapshot) -> lis
 
     def add(kind: EventKind, key_suffix: str, **data) -> None:
         events.append(
-            Event(watch, kind, f"{kind.value}:{cur.key}{key_suffix}", cur.source, cur.repo_id, data)
+            Event(watch, kind, f"{kind.value}:{cur.label}{key_suffix}", cur.source, cur.repo_id, data)
         )
 
     if cur.visible and not was_visible:
@@ -111,7 +112,7 @@ def _new_releases(watch: str, prev: RepoSnapshot, cur: RepoSnapshot) -> list[Eve
                 Event(
                     watch,
                     EventKind.RELEASE_PUBLISHED,
-                    f"release_published:{cur.key}:{name}",
+                    f"release_published:{cur.label}:{name}",
                     cur.source,
                     cur.repo_id,
                     {"tag": name, "type": kind, "url": cur.url},

@@ -96,6 +96,12 @@ class RepoSnapshot:
 
     @property
     def key(self) -> str:
+        """The repo's identity: both services treat ids case-insensitively (`qwenlm/x` is `QwenLM/x`)."""
+        return f"{self.source}:{self.repo_id.lower()}"
+
+    @property
+    def label(self) -> str:
+        """As the API spells it; part of event dedup keys (kept as they were before ids were case-folded)."""
         return f"{self.source}:{self.repo_id}"
 
     @property
@@ -128,6 +134,8 @@ class SourceReport:
     errors: list[str] = field(default_factory=list)
     requests: int = 0
     deferred: list[str] = field(default_factory=list)  # work the rate-limit budget postponed to a later cycle
+    problems: list[str] = field(default_factory=list)  # one repo's trouble (its sizes, its releases, a dropped value):
+    # reported every cycle, but not a failure of the source while its listings work
 
 
 @dataclass(frozen=True)

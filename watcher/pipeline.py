@@ -17,7 +17,7 @@ from watcher.detect import detect
 from watcher.models import Event, RepoSnapshot, SourceReport
 from watcher.notify import outbox
 from watcher.redact import redact
-from watcher.sources import SOURCES, Source, name_matches
+from watcher.sources import SOURCES, Source, name_matches, sanitize
 from watcher.store import queries
 from watcher.store.db import transaction
 from watcher.store.tables import PollRun
@@ -62,12 +62,14 @@ def fetch(watch: Watch, sources: dict[str, Source], previous: dict[str, RepoSnap
     reports = []
     for name, source in sources.items():
         try:
-            report = source.poll(watch, previous)
+            report = sanitize.report(source.poll(watch, previous))  # the boundary: nothing unstorable passes
         except Exception as exc:  # noqa: BLE001 - the cycle must go on; the error is recorded
             log.exception("watch=%s source=%s crashed", watch.name, name)
             report = SourceReport(name, errors=[redact(f"{name}: unexpected {type(exc).__name__}: {exc}")])
         for error in report.errors:  # details; source_health logs the one WARNING line per source per cycle
             log.debug("watch=%s %s", watch.name, error)
+        for problem in report.problems:  # one repo's trouble (a size lookup, a dropped value): one line each
+            log.warning("watch=%s %s", watch.name, problem)
         reports.append(report)
     return reports
 
@@ -163,7 +165,7 @@ def _store_watch(session, watch: Watch, memory, reports, run, clock, result, not
     queries.save_snapshots(session, watch.name, detection.snapshots.values(), detection.baselined_scopes, now)
     result.events.extend(outbox.record(session, events, run.id, notifiers, now))
     for report in reports:
-        result.errors.extend(report.errors)
+        result.errors.extend([*report.errors, *report.problems])
         result.requests[report.source] = result.requests.get(report.source, 0) + report.requests
 
 

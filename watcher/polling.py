@@ -20,6 +20,7 @@ from watcher.config import Watch
 from watcher.models import RepoSnapshot, SourceReport
 from watcher.sources.budget import Budget
 from watcher.sources.cache import CacheEntry, HttpCache
+from watcher.sources.sanitize import json_safe
 from watcher.store import cache_queries
 
 WATCH_WORKERS = 4
@@ -46,7 +47,7 @@ def save_states(session: Session, states: dict[str, SourceState], now: dt.dateti
     for name, state in states.items():
         changed = {key: (e.etag, e.last_modified, e.body) for key, e in state.cache.changed().items()}
         cache_queries.save_cache(session, name, changed, now)
-        cache_queries.save_budget(session, name, state.budget.to_dict(), now)
+        cache_queries.save_budget(session, name, json_safe(state.budget.to_dict()), now)
 
 
 Fetch = Callable[[Watch, dict, dict[str, RepoSnapshot]], list[SourceReport]]

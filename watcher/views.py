@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from watcher.plaintext import markup_safe
+
 STATE_STYLE = {"released": "bold green", "in_window": "yellow", "overdue": "bold red", "waiting": "cyan", "unknown": "dim"}
 
 
@@ -30,6 +32,7 @@ def _when(value: str | None) -> str:
 
 def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
     console = console or _console()
+    doc = markup_safe(doc)  # every value from the database is data, never markup or control characters
     last = doc.get("last_poll")
     if last:
         console.print(f"Last poll: started {_when(last['started_at'])}, finished {_when(last['finished_at'])}, "
@@ -150,6 +153,7 @@ def _watch_table(watch: dict[str, Any]) -> Table:
 
 def print_events(items: list[dict[str, Any]], console: Console | None = None) -> None:
     console = console or _console()
+    items = markup_safe(items)
     table = Table(title="Recent events (newest first)", title_justify="left")
     for column in ("when", "watch", "kind", "repo", "details"):
         table.add_column(column)
@@ -164,14 +168,15 @@ def print_events(items: list[dict[str, Any]], console: Console | None = None) ->
 
 def print_config(config, destinations: list[str], warning: str | None, console: Console | None = None) -> None:
     console = console or _console()
-    console.print(f"Config OK: {config.source_path}")
     from watcher.config import format_duration
 
+    e = _text  # every configured value is data: a title with `[/]` must print, not crash
     schedule = config.schedule
-    metrics = f"; metrics on {config.metrics.host}:{config.metrics.port}" if config.metrics is not None else ""
-    console.print(f"database: {_safe(config.database)}; poll every {format_duration(schedule.poll_interval)}; "
-                  f"hub {config.huggingface.endpoint}; github {config.github.api_url}; alerts to {', '.join(destinations)}"
-                  f"{metrics}", highlight=False)
+    metrics = f"; metrics on {e(config.metrics.host)}:{config.metrics.port}" if config.metrics is not None else ""
+    console.print(f"Config OK: {e(config.source_path)}")
+    console.print(f"database: {e(_safe(config.database))}; poll every {format_duration(schedule.poll_interval)}; "
+                  f"hub {e(config.huggingface.endpoint)}; github {e(config.github.api_url)}; "
+                  f"alerts to {e(', '.join(destinations))}{metrics}", highlight=False)
     if config.webhooks is not None:
         import os
 
@@ -180,20 +185,24 @@ def print_config(config, destinations: list[str], warning: str | None, console: 
         console.print(f"webhooks: `watcher run` listens on {hooks.host}:{hooks.port}{hooks.path}; "
                       f"WATCHER_WEBHOOK_SECRET {secret}", markup=False, highlight=False)
     if warning:
-        console.print(f"[yellow]warning[/yellow] {warning}")
+        console.print(f"[yellow]warning[/yellow] {e(warning)}")
     for watch in config.watches:
         start, end = watch.window()
         own = f"; polled every {format_duration(watch.poll_interval)}" if watch.poll_interval else ""
-        console.print(f"- {watch.name}: {watch.display_title}; flagship {watch.flagship.name} "
+        console.print(f"- {e(watch.name)}: {e(watch.display_title)}; flagship {e(watch.flagship.name)} "
                       f"{watch.flagship.released}; expected {start} to {end}{own}", highlight=False)
         if watch.huggingface:
             hub = watch.huggingface
-            console.print(f"    huggingface: authors {hub.authors or '-'}, include {hub.include}, "
-                          f"exclude {hub.exclude or '-'}, repos {hub.repos or '-'}", highlight=False)
+            console.print(f"    huggingface: authors {e(hub.authors or '-')}, include {e(hub.include)}, "
+                          f"exclude {e(hub.exclude or '-')}, repos {e(hub.repos or '-')}", highlight=False)
         if watch.github:
             gh = watch.github
-            console.print(f"    github: repos {gh.repos or '-'}, orgs {gh.orgs or '-'}, include {gh.include}, "
-                          f"exclude {gh.exclude or '-'}", highlight=False)
+            console.print(f"    github: repos {e(gh.repos or '-')}, orgs {e(gh.orgs or '-')}, include {e(gh.include)}, "
+                          f"exclude {e(gh.exclude or '-')}", highlight=False)
+
+
+def _text(value: Any) -> str:
+    return markup_safe(str(value))
 
 
 def _safe(url: str) -> str:

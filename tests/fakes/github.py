@@ -85,7 +85,7 @@ class FakeGitHub(FakeServer):
             repo.releases.append(rel)
             if not draft:
                 if all(t[0] != tag_name for t in repo.tags):
-                    repo.tags.insert(0, (tag_name, hashlib.sha1(f"{full_name}@{tag_name}".encode()).hexdigest()))
+                    repo.tags.insert(0, (tag_name, hashlib.sha1(f"{full_name}@{tag_name}".encode("utf-8", "surrogatepass")).hexdigest()))
                 self._event("ReleaseEvent", repo, release=rel)
             return rel
 

@@ -42,6 +42,7 @@ class GhRepo:
     default_branch: str
     releases: list[GhRelease] = field(default_factory=list)
     tags: list[tuple[str, str]] = field(default_factory=list)  # (name, sha), newest first
+    html_url: str | None = None  # a hostile API's link target (default: https://github.com/{full_name})
 
     @property
     def full_name(self) -> str:
@@ -81,7 +82,7 @@ def org_json(base: str, org: dict[str, Any], public_repos: int) -> dict[str, Any
 
 def repo_json(base: str, r: GhRepo, org: dict[str, Any], full: bool = False) -> dict[str, Any]:
     """A repo as listed (`full=False`) or as GET /repos/{o}/{r} returns it (`full=True`)."""
-    api, html = f"{base}/repos/{r.full_name}", f"https://github.com/{r.full_name}"
+    api, html = f"{base}/repos/{r.full_name}", r.html_url or f"https://github.com/{r.full_name}"
     data = {
         "id": r.id, "node_id": f"R_{r.id}", "name": r.name, "full_name": r.full_name, "private": r.private,
         "owner": owner_json(base, org), "html_url": html, "description": r.description, "fork": False,

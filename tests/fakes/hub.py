@@ -108,6 +108,8 @@ class FakeHub(HubWebhooks, FakeServer):
         self.valid_tokens: set[str] = set()  # empty: any token is accepted
         self.private_access_tokens: set[str] = set()  # tokens that may see private repos
         self.page_size = page_size
+        self.endless_pages = False  # every listing page links to a next one with one new model (a Link loop)
+        self.link_base: str | None = None  # `Link: rel="next"` points at this base URL (another host) instead
 
     # -- state -----------------------------------------------------------------------------
     def add_model(self, repo_id: str, files: Any = None, *, private: bool = False,
@@ -257,12 +259,16 @@ class FakeHub(HubWebhooks, FakeServer):
         cursor = req.query_value("cursor")
         start = int(base64.urlsafe_b64decode(cursor.encode()).decode().split(":")[1]) if cursor else 0
         page, headers = items[start:start + size], {}
-        if start + size < len(items):
+        if self.endless_pages:  # a new made-up model on every page, so the client never sees a repeat
+            base = dict(items[0]) if items else {"_id": "0", "id": "someone/x"}
+            page = [{**base, "_id": f"{start:024x}", "id": f"{base['id']}-p{start}"}]
+        if start + size < len(items) or self.endless_pages:
             pairs = [(k, v) for k, v in parse_qsl(urlsplit(req.raw_path).query, keep_blank_values=True)
                      if k != "cursor"]
-            nxt = base64.urlsafe_b64encode(f"offset:{start + size}".encode()).decode()
             path = quote(urlsplit(req.raw_path).path, safe="/%")
-            headers["Link"] = f'<{self.url}{path}?{urlencode(pairs + [("cursor", nxt)])}>; rel="next"'
+            nxt = base64.urlsafe_b64encode(f"offset:{start + (1 if self.endless_pages else size)}".encode()).decode()
+            host = self.link_base.rstrip("/") if self.link_base else self.url
+            headers["Link"] = f'<{host}{path}?{urlencode(pairs + [("cursor", nxt)])}>; rel="next"'
         return Response(200, page, headers)
 
     def _access(self, req: Request, repo_id: str) -> tuple[HubModel | None, Response | None]:

@@ -7,6 +7,9 @@ retries, and offers the faults every API shares: `fail_next`, `down`, `latency`.
 
 from __future__ import annotations
 
+import functools
+import gzip
+import io
 import json
 import socket
 import threading
@@ -160,6 +163,14 @@ class FakeServer:
         self.requests: list[Request] = []
         self.down = False  # every request answers 503 (use stop() for connection refused)
         self.latency = 0.0  # seconds slept before answering each request
+        # Slow and hostile servers (issue 16):
+        self.hang = False  # accept the request, then never answer (until stop())
+        self.trickle = 0.0  # send the whole answer (status line, headers, body) one byte per this many seconds
+        self.redirect_to: str | None = None  # answer every request with a 302 to this base URL + the same path
+        self.gzip = False  # compress every body (Content-Encoding: gzip), whatever the client asked
+        self.bomb_bytes = 0  # when > 0: every 200 body is this many spaces, gzip-compressed (a compression bomb)
+        self.extra_headers: dict[str, str] = {}  # set on every answer, over what the fake would send
+        self._stopping = threading.Event()
         self._injections: list[_Injection] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -169,6 +180,7 @@ class FakeServer:
     def start(self) -> FakeServer:
         if self._server is not None:
             return self
+        self._stopping.clear()
         self._server = _Server(("127.0.0.1", self._port), _Handler, self)
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
@@ -181,6 +193,7 @@ class FakeServer:
         server, self._server = self._server, None
         if server is None:
             return
+        self._stopping.set()
         server.shutdown()
         for sock in list(server.open_sockets):
             try:
@@ -265,18 +278,50 @@ class FakeServer:
             self.requests.append(req)
         if self.latency:
             time.sleep(self.latency)
+        if self.hang:
+            self._stopping.wait()
+            return
         try:
             make = None if self.down else self._take_injection(req)
-            if self.down:
+            if self.redirect_to:
+                resp = Response(302, "", {"Location": self.redirect_to.rstrip("/") + req.raw_path},
+                                content_type="text/plain")
+            elif self.down:
                 resp = self.error_response(503, req)
             elif make is not None:
                 resp = make(req)
             else:
                 resp = self.handle(req)
             resp = self.finalize(req, resp)
+            resp.headers.update(self.extra_headers)
         except Exception as exc:  # a bug in a fake must show up, not hang the client
             resp = Response(500, f"fake server error: {exc!r}", content_type="text/plain")
-        self._write_response(h, req, resp)
+        if self.bomb_bytes and resp.status == 200:
+            resp.body, resp.content_type = _bomb(self.bomb_bytes), "application/json"
+            resp.headers["Content-Encoding"] = "gzip"
+        elif self.gzip and resp.body is not None:
+            resp.body = gzip.compress(resp.encoded())
+            resp.headers["Content-Encoding"] = "gzip"
+        if self.trickle:
+            self._trickle(h, req, resp)
+        else:
+            self._write_response(h, req, resp)
+
+    def _trickle(self, h: _Handler, req: Request, resp: Response) -> None:
+        """The whole answer one byte at a time: every read sees progress, so no idle timeout ever trips."""
+        data = resp.encoded()
+        head = [f"HTTP/1.1 {resp.status} X", f"Content-Type: {resp.content_type}",
+                *(f"{k}: {v}" for k, v in resp.headers.items()), f"Content-Length: {len(data)}"]
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data
+        try:
+            for i in range(len(raw)):
+                if self._stopping.wait(self.trickle):
+                    return
+                h.wfile.write(raw[i:i + 1])
+                h.wfile.flush()
+        except OSError:
+            pass
+        h.close_connection = True
 
     @staticmethod
     def _read_request(h: _Handler) -> Request:
@@ -308,6 +353,18 @@ class FakeServer:
                 h.connection.shutdown(socket.SHUT_RDWR)
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass
+
+
+@functools.lru_cache(maxsize=4)
+def _bomb(size: int) -> bytes:
+    """`size` spaces, gzip-compressed a megabyte at a time (the fake itself never holds them all)."""
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9) as packer:
+        chunk = b" " * (1 << 20)
+        for _ in range(size >> 20):
+            packer.write(chunk)
+        packer.write(b" " * (size & ((1 << 20) - 1)))
+    return out.getvalue()
 
 
 def _parse_body(raw: bytes, content_type: str) -> Any:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Protocol
 
 from watcher.config import Config, SlackRoute
 from watcher.notify.render import Message
+from watcher.redact import register_secret_env
+
+_WEBHOOK_URL = re.compile(r"^https?://[^/\s]+/\S*$")
 
 
 class DeliveryError(Exception):
@@ -51,6 +55,8 @@ def slack_routes(config: Config) -> tuple[list[tuple[SlackRoute, str | None, str
     routes = config.slack.all_routes()
     ready, missing = [], []
     for route in routes:
+        if route.webhook_env:
+            register_secret_env(route.webhook_env)
         hook = os.environ.get(route.webhook_env) if route.webhook_env else (default_hook if len(routes) == 1 else None)
         if token or hook:
             ready.append((route, token, None if token else hook))
@@ -76,6 +82,20 @@ def destinations(config: Config) -> list[str]:
     """Destination names without building clients, for status output and the outbox."""
     ready, _ = slack_routes(config)
     return [f"slack:{route.channel}" for route, _, _ in ready] or ["console"]
+
+
+def credential_problems(config: Config) -> list[str]:
+    """One line per webhook variable that cannot be a URL; the value itself is a secret and never shown."""
+    if config.slack is None:
+        return []
+    names = ["SLACK_WEBHOOK_URL", *(r.webhook_env for r in config.slack.all_routes() if r.webhook_env)]
+    problems = []
+    for name in dict.fromkeys(names):
+        value = os.environ.get(name)
+        if value and not _WEBHOOK_URL.match(value.strip()):
+            register_secret_env(name)
+            problems.append(f"{name}: not an http(s) webhook URL (is the https:// missing?)")
+    return problems
 
 
 def slack_warning(config: Config) -> str | None:

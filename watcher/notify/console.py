@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from watcher.notify.render import Message, plain_text
+from watcher.plaintext import visible
 
 
 class ConsoleNotifier:
@@ -16,7 +17,7 @@ class ConsoleNotifier:
 
     def send(self, message: Message) -> str | None:
         stream = self.stream or sys.stdout
-        stream.write(plain_text(message) + "\n")
+        stream.write(visible(plain_text(message), keep_newlines=True) + "\n")
         stream.flush()
         return None
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watcher.redact import redact
+from watcher.plaintext import visible
 
 MAX_LINES = 60  # a drop of hundreds of repos still stays one readable message
 _QUANT = re.compile(r"(?i)(?:^|[-_.])(fp8|fp4|int8|int4|w4a16|w8a8|gguf|awq|gptq|mlx|bnb|nf4|exl2|\d+bit)(?=$|[-_.])")
@@ -180,5 +181,7 @@ def plain_text(message: Message) -> str:
 
 
 def escape(text: str) -> str:
-    """Slack mrkdwn control characters; an API-supplied `<!channel>` must not ping anyone."""
+    """Slack mrkdwn control characters; an API-supplied `<!channel>` must not ping anyone. Invisible and
+    right-to-left override characters go too: they make a link or a name read as something else."""
+    text = visible(text, keep_newlines=True)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -18,16 +18,19 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
+from watcher import deadline
 from watcher.config import SlackRoute, SlackSettings
 from watcher.notify import DeliveryError
 from watcher.notify import blocks as bk
 from watcher.notify.budget import Budget, handlers
 from watcher.notify.render import Item, Message
 from watcher.redact import redact
+from watcher.sources import sanitize
 
 log = logging.getLogger(__name__)
 _sdk_log = logging.getLogger("watcher.notify.slack_sdk")  # slack_sdk logs every failed request at ERROR
 _sdk_log.setLevel(logging.CRITICAL)
+deadline.install_urllib_opener()  # slack_sdk's urlopen: wall-clock deadlines, no redirect to another host
 
 # Errors a retry cannot fix, in plain words. Destination-wide ones stop this destination for the cycle.
 PLAIN = {
@@ -174,7 +177,8 @@ class SlackNotifier:
             if thread_ts:
                 extra.update(thread_ts=thread_ts, reply_broadcast=broadcast)
             response = self._call(lambda: self.client.chat_postMessage(channel=self.channel, text=text, **extra))
-            return str(response.get("channel") or ""), str(response.get("ts") or "")
+            # Slack's answer is data too: the ledger's columns hold a channel id and a ts, nothing longer.
+            return sanitize.text(response.get("channel") or "", 100), sanitize.text(response.get("ts") or "", 40)
         response = self._call(lambda: self.webhook.send(text=text, **extra))
         body = (response.body or "").strip()
         if response.status_code == 200 and body == "ok":
@@ -205,24 +209,32 @@ class SlackNotifier:
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         try:
-            return fn()
+            with deadline.within(self.budget.remaining()):  # max_delivery_time holds mid-request too
+                return fn()
         except SlackApiError as exc:
             response = exc.response
             status = getattr(response, "status_code", None)
             data = getattr(response, "data", None)
-            code = str(data["error"]) if isinstance(data, dict) and data.get("error") else ""
+            code = sanitize.text(data["error"], 100) if isinstance(data, dict) and data.get("error") else ""
             if status and status >= 500:
                 code = ""  # an HTML error page, not a Slack error code
             raise _error(code, f"slack: {code}" if code else f"slack: HTTP {status}", status,
                          getattr(response, "headers", {})) from None
         except (TimeoutError, socket.timeout):
-            raise DeliveryError(f"slack: no answer within {self.timeout:g}s (timeout)") from None
+            raise DeliveryError(self._timed_out()) from None
+        except deadline.TooLarge as exc:
+            raise DeliveryError(f"slack: {exc}") from None
         except (URLError, SlackClientError, OSError) as exc:
             reason = getattr(exc, "reason", None) or exc
             text = str(reason).splitlines()[0] if str(reason).strip() else type(exc).__name__
-            if isinstance(reason, (TimeoutError, socket.timeout)) or "timed out" in text:
-                raise DeliveryError(f"slack: no answer within {self.timeout:g}s (timeout)") from None
+            if isinstance(reason, (TimeoutError, socket.timeout)) or "timed out" in text or "deadline" in text:
+                raise DeliveryError(self._timed_out()) from None
             raise DeliveryError(redact(f"slack: cannot connect: {text}")) from None
+
+    def _timed_out(self) -> str:
+        if self.budget.expired():
+            return f"slack: max_delivery_time ({self.budget.total:g}s) used up mid-request (timeout)"
+        return f"slack: no answer within {self.timeout:g}s (timeout)"
 
 
 def _error(code: str, prefix: str, status: int | None, headers: Any) -> DeliveryError:

@@ -12,6 +12,7 @@ database between cycles and `watcher status` can show it without any HTTP client
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import math
 import re
 import threading
@@ -20,6 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 HIGH, LOW = "high", "low"
+MAX_PAUSE = 3600.0  # the longest pause any server's answer can impose on a source (docs/hostile-data.md)
+LONG_PAUSE = 900.0  # a pause longer than this is reported as a failure of the source (status, source_failing)
 SECONDARY_WAIT = 60.0  # GitHub: a secondary limit without Retry-After means "wait at least a minute"
 _HUB_RATELIMIT = re.compile(r"r=(\d+)\s*;\s*t=(\d+)")
 _HUB_POLICY = re.compile(r"q=(\d+)")
@@ -42,8 +45,31 @@ def _epoch(value: Any) -> float | None:
 def _int(value: Any) -> int | None:
     try:
         return int(float(value)) if value is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "inf", "nan", "1e400"
         return None
+
+
+def parse_retry_after(value: Any, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After (delta-seconds or HTTP-date), never negative, never past MAX_PAUSE.
+
+    Whatever the server asks (a year, 1e12, inf) we wait at most MAX_PAUSE and ask again: a pause we
+    cannot see the end of is worse than one request too early. None when the value means nothing.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_PAUSE)
 
 
 class Budget:
@@ -98,16 +124,17 @@ class Budget:
         with self._lock:
             if remaining is not None:
                 self.remaining, self.limit = remaining, limit if limit is not None else self.limit
+            now = self.clock()
             if reset is not None:
-                self.reset_at = float(reset)
+                self.reset_at = min(float(reset), now + MAX_PAUSE)
             if status not in (403, 429):
                 return
-            retry_after = _int(headers.get("Retry-After"))
+            retry_after = parse_retry_after(headers.get("Retry-After"), now)
             lowered = message.lower()
             if retry_after is not None:
-                self._block(self.clock() + retry_after, f"HTTP {status} Retry-After {retry_after}s")
+                self._block(now + retry_after, f"HTTP {status} Retry-After {retry_after:g}s")
             elif remaining == 0 and reset is not None:
-                self._block(float(reset), f"HTTP {status} primary rate limit exhausted")
+                self._block(self.reset_at, f"HTTP {status} primary rate limit exhausted")
             elif "secondary rate limit" in lowered or status == 429:
                 self._block(self.clock() + SECONDARY_WAIT, f"HTTP {status} secondary rate limit")
 
@@ -116,14 +143,21 @@ class Budget:
         now = self.clock()
         with self._lock:
             if m := _HUB_RATELIMIT.search(headers.get("RateLimit") or ""):
-                self.remaining, self.reset_at = int(m.group(1)), now + int(m.group(2))
+                self.remaining, self.reset_at = int(m.group(1)), now + min(int(m.group(2)), MAX_PAUSE)
             if m := _HUB_POLICY.search(headers.get("RateLimit-Policy") or ""):
                 self.limit = int(m.group(1))
             if status == 429:
-                wait = _int(headers.get("Retry-After"))
+                wait = parse_retry_after(headers.get("Retry-After"), now)
                 if wait is None and self.reset_at is not None:
-                    wait = int(self.reset_at - now)
+                    wait = self.reset_at - now
                 self._block(now + (wait if wait is not None else SECONDARY_WAIT), "HTTP 429 rate limited")
+
+    def long_pause(self) -> str | None:
+        """One line when the server has paused this source for longer than LONG_PAUSE, else None."""
+        now = self.clock()
+        if self.blocked_until is None or self.blocked_until - now <= LONG_PAUSE:
+            return None
+        return f"{self.source}: paused by the server until {_iso(self.blocked_until)} ({self.blocked_reason})"
 
     def _block(self, until: float, reason: str) -> None:
         if self.blocked_until is None or until > self.blocked_until:
@@ -149,5 +183,8 @@ class Budget:
         data = data or {}
         budget.limit, budget.remaining = _int(data.get("limit")), _int(data.get("remaining"))
         budget.reset_at, budget.blocked_until = _epoch(data.get("reset_at")), _epoch(data.get("blocked_until"))
+        ceiling = budget.clock() + MAX_PAUSE  # a pause stored before the cap existed (or by a bad clock)
+        if budget.blocked_until is not None and budget.blocked_until > ceiling:
+            budget.blocked_until = ceiling
         budget.blocked_reason = data.get("blocked_reason")
         return budget

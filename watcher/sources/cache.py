@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from watcher.sources.sanitize import MAX_DATE_HEADER, json_safe, validator
+
 
 @dataclass(frozen=True)
 class CacheEntry:
@@ -43,6 +45,9 @@ class HttpCache:
             return self._entries.get(key)
 
     def put(self, key: str, entry: CacheEntry) -> None:
+        """Validators the server sent that no database column holds (or no server wants back) are dropped."""
+        entry = CacheEntry(validator(entry.etag), validator(entry.last_modified, MAX_DATE_HEADER),
+                           json_safe(entry.body))
         with self._lock:
             if self._entries.get(key) != entry:
                 self._entries[key] = entry

@@ -18,12 +18,15 @@ from urllib.parse import urlencode
 
 from github import Auth, Github, GithubException, GithubRetry
 from github.Requester import Requester
+import requests
+import urllib3
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError
 
-from watcher import __version__
+from watcher import __version__, deadline
+from watcher.redact import redact
 from watcher.config import GitHubSettings
-from watcher.sources.budget import HIGH, Budget
+from watcher.sources.budget import HIGH, Budget, parse_retry_after
 from watcher.sources.cache import CacheEntry, HttpCache
 from watcher.sources.http import Deferred, count_request, log_retry
 
@@ -40,7 +43,14 @@ class CappedRetry(GithubRetry):
         kwargs.setdefault("raise_on_status", False)
         super().__init__(**kwargs)
 
+    def parse_retry_after(self, retry_after: str) -> float:
+        """Ours, capped, and tolerant: urllib3 raises InvalidHeader on `inf` or `1e12` mid-request."""
+        seconds = parse_retry_after(retry_after)
+        return 0.0 if seconds is None else seconds
+
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if deadline.expired():
+            raise MaxRetryError(_pool, url, error)  # the source's time for this cycle is used up
         asked = self.get_retry_after(response) if response is not None else None
         if asked is not None and self.max_rate_limit_wait is not None and asked > self.max_rate_limit_wait:
             raise MaxRetryError(_pool, url, error)
@@ -59,9 +69,81 @@ def make_client(settings: GitHubSettings) -> Github:
     retry = CappedRetry(total=settings.retries, backoff_factor=0.5 if wait else 0, backoff_max=wait,
                         secondary_rate_wait=wait, max_rate_limit_wait=wait)
     token = os.environ.get("GITHUB_TOKEN")
-    return Github(base_url=settings.api_url.rstrip("/"), auth=Auth.Token(token) if token else None,
-                  timeout=max(1, round(settings.timeout.total_seconds())), retry=retry, per_page=100,
-                  user_agent=f"watcher/{__version__}", seconds_between_requests=None, seconds_between_writes=None)
+    client = Github(base_url=settings.api_url.rstrip("/"), auth=Auth.Token(token) if token else None,
+                    timeout=max(1, round(settings.timeout.total_seconds())), retry=retry, per_page=100,
+                    user_agent=f"watcher/{__version__}", seconds_between_requests=None, seconds_between_writes=None)
+    # PyGithub's only public hook for its connections (injectConnectionClasses) is process-wide and turns
+    # keep-alive off; this sets the same attribute on our requester alone, on top of whatever class was
+    # injected (metrics.install_github_hook counts answers that way). test_slow_servers guards it.
+    https = settings.api_url.lower().startswith("https:")
+    client.requester._Requester__connectionClass = _connection_class(https)  # noqa: SLF001
+    return client
+
+
+_deadline_classes: dict[type, type] = {}
+
+
+def _connection_class(https: bool) -> type:
+    name = "_Requester__httpsConnectionClass" if https else "_Requester__httpConnectionClass"
+    base = getattr(Requester, name)
+    if base not in _deadline_classes:
+        _deadline_classes[base] = _with_deadlines(base)
+    return _deadline_classes[base]
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """urllib3 pools whose connections read under the wall-clock deadlines (watcher.deadline)."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = deadline.connection_class(urllib3.connection.HTTPConnection)
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = deadline.connection_class(urllib3.connection.HTTPSConnection)
+
+
+class _CappedRaw:
+    """urllib3's response, its decoded stream stopped at MAX_BODY_BYTES (a gzip bomb never fills memory)."""
+
+    def __init__(self, raw, what: str) -> None:
+        self._raw, self._what = raw, what
+
+    def stream(self, amt: int = 2 ** 16, decode_content: bool | None = None):
+        total = 0
+        for chunk in self._raw.stream(amt, decode_content=decode_content):
+            total += len(chunk)
+            if total > deadline.MAX_BODY_BYTES:
+                self._raw.close()
+                raise deadline.TooLarge(f"{self._what}: body larger than "
+                                        f"{deadline.MAX_BODY_BYTES // (1024 * 1024)} MB once decompressed")
+            yield chunk
+
+    def __getattr__(self, name: str):
+        return getattr(self._raw, name)
+
+
+def _cap_body(response: requests.Response, **kwargs) -> requests.Response:
+    response.raw = _CappedRaw(response.raw, redact(response.url.split("?")[0]))
+    return response
+
+
+def _with_deadlines(base: type) -> type:
+    class Connection(base):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.adapter = _DeadlineAdapter(max_retries=self.retry, pool_connections=self.pool_size,
+                                            pool_maxsize=self.pool_size)
+            self.session.mount("https://", self.adapter)
+            self.session.mount("http://", self.adapter)
+            self.session.hooks["response"].append(_cap_body)
+
+    return Connection
+
 
 
 @dataclass
@@ -109,6 +191,8 @@ class GitHubHttp:
         key = key or url
         if not self.budget.allow(priority, what or path):
             raise Deferred(f"github {what or path}: deferred ({self.budget.why()})")
+        if deadline.expired():
+            raise requests.Timeout(f"{what or path}: not sent, max_poll_time used up for this cycle")
         cached = self.cache.get(key)
         count_request()
         try:

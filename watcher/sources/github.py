@@ -21,10 +21,11 @@ import requests
 from github import GithubException, UnknownObjectException
 from github.GithubException import BadCredentialsException, RateLimitExceededException
 
+from watcher import deadline
 from watcher.config import GitHubSettings, Watch
 from watcher.models import MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport
 from watcher.redact import redact
-from watcher.sources import name_matches
+from watcher.sources import name_matches, sanitize
 from watcher.sources.budget import HIGH, LOW, Budget
 from watcher.sources.cache import CacheEntry, HttpCache
 from watcher.sources.gh_http import GitHubHttp, has_next
@@ -47,6 +48,7 @@ class Unit:
     deferred: list[str] = field(default_factory=list)
     complete: set[str] = field(default_factory=set)
     requests: int = 0
+    problems: list[str] = field(default_factory=list)  # per repo; not a failure of the source
 
 
 @dataclass
@@ -55,6 +57,7 @@ class OrgScan(Unit):
     repos: list[dict[str, Any]] = field(default_factory=list)
     dirty: set[str] | None = field(default_factory=set)  # None: refresh every repo (no usable cursor)
     cursor: tuple[str, CacheEntry] | None = None  # saved only when every refresh it asked for was done
+    failed_refreshes: int = 0
 
 
 class GitHubSource:
@@ -70,6 +73,7 @@ class GitHubSource:
         self.http = GitHubHttp(settings, self.budget, self.cache, settings.concurrency)
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="github")
         self.web_url = web_url(settings.api_url)
+        self.deadline_at = deadline.now() + settings.max_poll_time.total_seconds()  # this source, this cycle
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -88,7 +92,8 @@ class GitHubSource:
         done = list(self.pool.map(lambda plan: self._refresh(*plan), plans))
         for (scan, _), unit in zip(jobs, done):
             scan.snapshots.extend(unit.snapshots)
-            scan.errors.extend(unit.errors)
+            scan.problems.extend(unit.errors)  # one repo's releases: the org listing itself worked
+            scan.failed_refreshes += len(unit.errors)
             scan.deferred.extend(unit.deferred)
             scan.requests += unit.requests
         found: dict[str, RepoSnapshot] = {}
@@ -96,22 +101,30 @@ class GitHubSource:
             for snap in unit.snapshots:
                 found[snap.repo_id.lower()] = snap
             report.errors.extend(unit.errors)
+            report.problems.extend(unit.problems)
             report.deferred.extend(unit.deferred)
             report.complete_scopes |= unit.complete
             report.requests += unit.requests
-            if isinstance(unit, OrgScan) and unit.cursor and not unit.deferred and not unit.errors:
+            if isinstance(unit, OrgScan) and unit.cursor and not unit.deferred and not unit.errors \
+                    and not unit.failed_refreshes:
                 self.cache.put(*unit.cursor)
         report.repos.extend(found.values())
+        if pause := self.budget.long_pause():
+            report.errors.append(pause)
         return report
 
     # -- organisations ----------------------------------------------------------------------
     def _scan_org(self, watch: Watch, org: str) -> OrgScan:
         spec = watch.github
         scan = OrgScan(scope=f"gh:org:{org.lower()}")
-        with Tally() as tally:
+        with Tally() as tally, deadline.until(self.deadline_at):
             try:
                 kind = self._events_or_everything(watch.name, org, scan)
                 listing = self._listing(org, kind)
+                invalid = {r["full_name"] for r in listing if not sanitize.valid_repo_id("github", r["full_name"])}
+                scan.problems += [f"github org {org}: listing entry {sanitize.text(name, 120)!r} is not "
+                                  "a valid repo id; ignored" for name in sorted(invalid)]
+                listing = [r for r in listing if r["full_name"] not in invalid]
                 scan.repos = [r for r in listing if name_matches(r["name"], spec.include, spec.exclude)]
                 scan.complete.add(scan.scope)
             except Deferred as exc:
@@ -195,7 +208,7 @@ class GitHubSource:
         return repos
 
     def _plan(self, scan: OrgScan, repo: dict[str, Any], previous: dict, named: set[str]) -> tuple:
-        prev = previous.get(f"{self.name}:{repo['full_name']}")
+        prev = previous.get(f"{self.name}:{repo['full_name'].lower()}")
         name = repo["full_name"].lower()
         changed = name not in named and (prev is None or scan.dirty is None or name in scan.dirty
                                          or not prev.visible or prev.last_modified != repo["pushed_at"])
@@ -208,7 +221,7 @@ class GitHubSource:
             if prev is not None:
                 unit.snapshots.append(self._snapshot(repo, scope, prev.releases, prev.tags))
             return unit
-        with Tally() as tally:
+        with Tally() as tally, deadline.until(self.deadline_at):
             try:
                 releases, tags = self._releases(repo["full_name"], LOW)
                 unit.snapshots.append(self._snapshot(repo, scope, releases, tags))
@@ -227,19 +240,21 @@ class GitHubSource:
     def _probe(self, full_name: str, previous: dict) -> Unit:
         """404 is the only answer GitHub gives for a private repo we cannot see: hidden, not an error."""
         unit, scope = Unit(), f"gh:repo:{full_name.lower()}"
-        with Tally() as tally:
+        with Tally() as tally, deadline.until(self.deadline_at):
             try:
                 try:
                     repo = self.http.get(f"/repos/{full_name}", parse=_summary, what=f"repo {full_name}").body
+                    if not sanitize.valid_repo_id("github", repo["full_name"]):
+                        raise ValueError(f"the API named it {sanitize.text(repo['full_name'], 120)!r}, not a repo id")
                 except UnknownObjectException as exc:
                     unit.snapshots.append(RepoSnapshot(self.name, full_name, scope, visible=False,
                                                        url=self.url(full_name), status=exc.status))
                 else:
-                    prev = previous.get(f"{self.name}:{repo['full_name']}")
+                    prev = previous.get(f"{self.name}:{repo['full_name'].lower()}")
                     try:
                         releases, tags = self._releases(repo["full_name"], HIGH)
                     except _API_ERRORS as exc:
-                        unit.errors.append(f"github {repo['full_name']} releases: {describe_error(exc)}")
+                        unit.problems.append(f"github {repo['full_name']} releases: {describe_error(exc)}")
                         releases, tags = (prev.releases, prev.tags) if prev else ((), ())
                     unit.snapshots.append(self._snapshot(repo, scope, releases, tags))
                 unit.complete.add(scope)
@@ -260,7 +275,7 @@ class GitHubSource:
     def _snapshot(self, repo: dict[str, Any], scope: str, releases, tags) -> RepoSnapshot:
         return RepoSnapshot(
             source=self.name, repo_id=repo["full_name"], scope=scope, visible=not repo["private"],
-            url=repo["html_url"] or self.url(repo["full_name"]), status=None, created_at=repo["created_at"],
+            url=self.url(repo["full_name"]), status=None, created_at=repo["created_at"],
             last_modified=repo["pushed_at"], releases=tuple(releases), tags=tuple(tags),
             description=repo["description"],
         )
@@ -304,6 +319,8 @@ def describe_error(exc: BaseException) -> str:
         return redact(f"{prefix}{status}{str(message).splitlines()[0]}".strip())
     if isinstance(exc, requests.exceptions.RetryError):
         return redact(f"gave up after retries: {str(exc).splitlines()[0]}")
+    if "not sent" not in str(exc) and (isinstance(exc, requests.Timeout) or "timed out" in str(exc)):
+        return "timeout: no complete answer within `timeout`, or max_poll_time used up"  # urllib3 wraps it
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, (TypeError, AttributeError, KeyError)):
         return redact(f"malformed response ({type(exc).__name__}: {text[:200]})")

@@ -13,15 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 # configured endpoint: a watcher pointed at a mirror (or offline) must not call anywhere else.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+import httpcore2  # noqa: E402
 import httpx2  # noqa: E402
 from huggingface_hub import HfApi, ModelInfo, constants, set_client_factory  # noqa: E402
 from huggingface_hub.utils import build_hf_headers, paginate  # noqa: E402
 from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: E402
 
-from watcher import __version__, telemetry  # noqa: E402
+from watcher import __version__, deadline, telemetry  # noqa: E402
 from watcher.config import HubSettings, Watch
 from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport, is_weight_file
-from watcher.sources import name_matches
+from watcher.sources import name_matches, sanitize
 from watcher.sources.budget import LOW, Budget
 from watcher.sources.cache import HttpCache
 from watcher.sources.http import (BoundedRetry, Deferred, Tally, Unavailable, count_request,
@@ -30,6 +31,7 @@ from watcher.sources.http import (BoundedRetry, Deferred, Tally, Unavailable, co
 log = logging.getLogger(__name__)
 
 MAX_LISTED = 50_000  # more models than any lab has: a listing past this is a pagination loop
+MAX_PAGES = 100  # requests per author listing: a Link chain that adds one model per page stops here
 _BAD_DATA = (ValueError, KeyError, TypeError, AttributeError)
 LIST_FIELDS = ["sha", "createdAt", "lastModified", "private", "gated", "disabled", "siblings", "safetensors"]
 
@@ -42,10 +44,14 @@ class _Transport(httpx2.BaseTransport):
     connection set serves every thread of the cycle.
     """
 
-    def __init__(self, timeout: float, retry: BoundedRetry, budget: Budget, pool_size: int) -> None:
+    def __init__(self, endpoint: str, timeout: float, retry: BoundedRetry, budget: Budget, pool_size: int) -> None:
         limits = httpx2.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
         self._inner = httpx2.HTTPTransport(limits=limits)
+        # httpcore's documented extension point: every socket read clamped to the wall-clock deadlines.
+        pool = self._inner._pool
+        pool._network_backend = deadline.httpcore_backend(httpcore2, pool._network_backend)
         self._timeout = timeout
+        self._origin = httpx2.URL(endpoint).copy_with(path="/", query=None, fragment=None)
         self._retry = retry
         self._budget = budget
         self._lock = threading.Lock()
@@ -54,6 +60,11 @@ class _Transport(httpx2.BaseTransport):
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.extensions["timeout"] = {k: self._timeout for k in ("connect", "read", "write", "pool")}
         url = redact(str(request.url))
+        if not same_origin(request.url, self._origin):
+            # A Link header or a redirect naming another host: HF_TOKEN goes only to the configured endpoint.
+            raise Unavailable(f"huggingface: refused to follow a link to another host ({request.url.host})")
+        if deadline.expired():
+            raise Unavailable(f"{url}: not sent, max_poll_time used up for this cycle")
         if not self._budget.allow(current_priority(), request.url.path):
             raise Deferred(f"huggingface {request.url.path}: deferred ({self._budget.why()})")
 
@@ -61,20 +72,43 @@ class _Transport(httpx2.BaseTransport):
             with self._lock:
                 self.requests += 1
             count_request()
-            try:
-                response = self._inner.handle_request(request)
-            except httpx2.TransportError:
-                telemetry.api_response("huggingface", "error")
-                raise
-            telemetry.api_response("huggingface", response.status_code, response.headers)
-            self._budget.observe_hub(response.status_code, response.headers)
-            # Read the body here, inside our retry: a truncated body raised later would fall into
-            # huggingface_hub's own unbounded backoff. These are small JSON answers, never downloads.
-            response.read()
-            return response
+            with deadline.within(self._timeout):  # the whole attempt, headers and body, wall clock
+                try:
+                    response = self._inner.handle_request(request)
+                except httpx2.TransportError:
+                    telemetry.api_response("huggingface", "error")
+                    raise
+                telemetry.api_response("huggingface", response.status_code, response.headers)
+                self._budget.observe_hub(response.status_code, response.headers)
+                # Read the body here, inside our retry: a truncated body raised later would fall into
+                # huggingface_hub's own unbounded backoff. These are small JSON answers, never downloads.
+                return _decoded(response, request, url)
 
-        return self._retry.call(send, url, status_of=lambda r: r.status_code, headers_of=lambda r: r.headers,
+        def send_in_time() -> httpx2.Response:
+            try:
+                return send()
+            except httpx2.TimeoutException as exc:  # say which bound, not the socket's bare "timed out"
+                raise type(exc)(f"no complete answer within {self._timeout:g}s (timeout), or max_poll_time "
+                                "used up") from None
+
+        return self._retry.call(send_in_time, url, status_of=lambda r: r.status_code, headers_of=lambda r: r.headers,
                                 network_errors=(httpx2.TransportError,))
+
+
+def _decoded(response: httpx2.Response, request: httpx2.Request, url: str) -> httpx2.Response:
+    """The body decompressed under a byte cap (a gzip bomb stops at the cap), as a plain response."""
+    try:
+        body = deadline.capped(response.iter_bytes(), url)
+    finally:
+        response.close()
+    headers = [(k, v) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return httpx2.Response(response.status_code, headers=headers, content=body, request=request,
+                           extensions=response.extensions)
+
+
+def same_origin(url: httpx2.URL, origin: httpx2.URL) -> bool:
+    return (url.scheme, url.host.lower(), url.port) == (origin.scheme, origin.host.lower(), origin.port)
 
     def close(self) -> None:
         self._inner.close()
@@ -91,8 +125,10 @@ class HubSource:
         self.budget = budget if budget is not None else Budget(self.name)
         self.cache = cache if cache is not None else HttpCache()  # the Hub's listings are not conditional yet
         retry = BoundedRetry(settings.retries, settings.max_retry_wait.total_seconds(), sleep)
-        self._transport = _Transport(settings.timeout.total_seconds(), retry, self.budget, settings.concurrency)
+        self._transport = _Transport(self.endpoint, settings.timeout.total_seconds(), retry, self.budget,
+                                     settings.concurrency)
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="hub")
+        self.deadline_at = deadline.now() + settings.max_poll_time.total_seconds()  # this source, this cycle
         # The client factory is process-wide in huggingface_hub; one source object lives per cycle.
         set_client_factory(lambda: httpx2.Client(transport=self._transport, follow_redirects=True))
         constants.HF_HUB_DISABLE_TELEMETRY = True  # also when the library was imported before us
@@ -115,7 +151,11 @@ class HubSource:
         found: dict[str, RepoSnapshot] = {}
         for snaps, scope, errors, deferred, requests in results:
             for snap in snaps:
-                found[snap.repo_id] = snap
+                if sanitize.valid_repo_id(self.name, snap.repo_id):
+                    found[snap.repo_id.lower()] = snap
+                else:  # never asked about, stored or announced
+                    name = sanitize.text(snap.repo_id, 120)
+                    report.problems.append(f"huggingface {name!r}: not a valid repo id; ignored")
             report.complete_scopes |= {scope} if scope else set()
             report.errors.extend(errors)
             report.deferred.extend(deferred)
@@ -123,18 +163,20 @@ class HubSource:
         sized = list(self.pool.map(lambda snap: self._sized(snap, previous.get(snap.key)), found.values()))
         for snap, errors, deferred, requests in sized:
             report.repos.append(snap)
-            report.errors.extend(errors)
+            report.problems.extend(errors)  # one repo's sizes: the listing itself worked
             report.deferred.extend(deferred)
             report.requests += requests
+        if pause := self.budget.long_pause():
+            report.errors.append(pause)
         return report
 
     def _unit(self, kind: str, name: str, spec) -> tuple:
         """One author listing or one named-repo probe, on a worker thread."""
         snaps, errors, deferred, scope = [], [], [], f"hf:{kind}:{name.lower()}"
-        with Tally() as tally:
+        with Tally() as tally, deadline.until(self.deadline_at):
             try:
                 if kind == "author":
-                    snaps = list(self._list_author(name, spec.include, spec.exclude, scope))
+                    snaps = list(self._list_author(name, spec.include, spec.exclude, scope, tally))
                 else:
                     snaps = [self._probe(name, scope)]
             except Deferred as exc:
@@ -147,11 +189,12 @@ class HubSource:
 
     def _sized(self, snap: RepoSnapshot, prev: RepoSnapshot | None) -> tuple:
         report = SourceReport(self.name)
-        with Tally() as tally, priority(LOW):
+        with Tally() as tally, priority(LOW), deadline.until(self.deadline_at):
             snap = self._with_sizes(snap, prev, report)
         return snap, report.errors, report.deferred, tally.requests
 
-    def _list_author(self, author: str, include: list[str], exclude: list[str], scope: str) -> Iterable[RepoSnapshot]:
+    def _list_author(self, author: str, include: list[str], exclude: list[str], scope: str,
+                     tally: Tally) -> Iterable[RepoSnapshot]:
         """One listing per author, narrowed by the patterns' shared literal prefix when there is one."""
         prefix = search_prefix(include)
         params: dict = {"author": author, "expand": LIST_FIELDS}
@@ -162,6 +205,8 @@ class HubSource:
         items = paginate(f"{self.endpoint}/api/models", params=params, headers=self._headers)
         seen: set[str] = set()
         for item in items:
+            if tally.requests > MAX_PAGES:
+                raise ValueError(f"pagination does not end (more than {MAX_PAGES} pages)")
             info = tolerant_model_info(item)
             repo_id = info.id
             if not isinstance(repo_id, str) or "/" not in repo_id:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import logging
-
-from watcher.redact import redact
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from watcher import deadline
+from watcher.redact import redact
+from watcher.sources.budget import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +34,8 @@ class _RetryableStatus(Exception):
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Retry-After in seconds (HTTP-date form is rare on these APIs and treated as unknown)."""
-    value = headers.get("retry-after") or headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    """Retry-After in seconds, capped (see budget.parse_retry_after)."""
+    return parse_retry_after(headers.get("retry-after") or headers.get("Retry-After"))
 
 
 class BoundedRetry:
@@ -76,7 +74,10 @@ class BoundedRetry:
         def too_long(state: RetryCallState) -> bool:
             exc = state.outcome.exception() if state.outcome else None
             hinted = getattr(exc, "retry_after", None)
-            return state.attempt_number > self.retries or (hinted is not None and hinted > self.max_wait)
+            wait = hinted if hinted is not None else 0.0
+            left = deadline.remaining()
+            out_of_time = left is not None and left <= wait
+            return state.attempt_number > self.retries or (hinted is not None and hinted > self.max_wait) or out_of_time
 
         retrying = Retrying(
             retry=retry_if_exception_type((_RetryableStatus, *network_errors)),

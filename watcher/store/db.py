@@ -12,6 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from watcher.redact import redact
+
 
 
 class StoreError(Exception):
@@ -21,8 +23,8 @@ class StoreError(Exception):
 def safe_url(url: str) -> str:
     """The URL with any password masked, for messages."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+        return redact(make_url(url).render_as_string(hide_password=True))  # also ?password=... in the query
+    except (ArgumentError, ValueError):
         return "<invalid database URL>"
 
 
@@ -49,7 +51,8 @@ def open_engine(url: str, create: bool = True) -> Engine:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError:
+        parsed.port  # noqa: B018 - a non-numeric port raises here, not deep inside the driver
+    except (ArgumentError, ValueError):
         raise StoreError(f"database: {safe_url(url)} is not a valid SQLAlchemy URL") from None
     is_sqlite = parsed.get_backend_name() == "sqlite"
     try:
@@ -78,10 +81,14 @@ def open_engine(url: str, create: bool = True) -> Engine:
             hint = " (install the PostgreSQL driver: pip install 'watcher[postgres]')"
         raise StoreError(f"database {safe_url(url)}: {first_line(exc)}{hint}") from None
     except (SQLAlchemyError, OSError) as exc:
+        from watcher.store.problems import describe
         from watcher.store.reader import describe_open_error
 
-        path = Path(parsed.database) if is_sqlite and parsed.database and parsed.database != ":memory:" else None
-        raise StoreError(f"database {safe_url(url)}: {describe_open_error(exc, path)}") from None
+        where = Path(parsed.database).resolve() if is_sqlite and parsed.database not in (None, "", ":memory:") else None
+        message = describe_open_error(exc, where)  # names the directory we may not enter
+        if message == first_line(exc):
+            message = describe(exc, where)  # names a leftover read-only -shm/-wal, or gives a hint
+        raise StoreError(f"database {safe_url(url)}: {message}") from None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

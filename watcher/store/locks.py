@@ -24,6 +24,10 @@ LEADER_KEY = 0x7761746368657202  # the daemon that polls
 _memory_locks: dict[str, threading.Lock] = {}
 
 
+class LockFileError(OSError):
+    """The lock file cannot be opened (a directory, another user's file): said in one line, naming it."""
+
+
 class LockBusy(Exception):
     """Someone else holds the lock and the caller asked not to wait."""
 
@@ -38,6 +42,32 @@ def sqlite_path(engine: Engine) -> Path | None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return Path(database).resolve()
+
+
+def file_identity(engine: Engine) -> tuple[Path, int, int] | None:
+    """(path, device, inode) of an SQLite file, to notice it being deleted or replaced later."""
+    path = sqlite_path(engine)
+    if path is None or not path.exists():
+        return None
+    stat = path.stat()
+    return path, stat.st_dev, stat.st_ino
+
+
+def store_gone(identity: tuple[Path, int, int] | None) -> str | None:
+    """Why the SQLite file we opened is no longer the one at its path; None while it is.
+
+    A deleted file stays writable through open connections: a daemon would go on storing into a
+    file no one can read again, and `status` would open a new empty one."""
+    if identity is None:
+        return None
+    path, device, inode = identity
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return f"database file {path} was deleted while the daemon runs"
+    if (stat.st_dev, stat.st_ino) != (device, inode):
+        return f"database file {path} was replaced while the daemon runs"
+    return None
 
 
 def lock_file(engine: Engine, suffix: str) -> Path | None:
@@ -82,7 +112,10 @@ def _advisory(engine: Engine, key: int) -> Iterator[Connection]:
 @contextmanager
 def file_lock(path: Path, wait: bool, note: str | None = None) -> Iterator[int]:
     """flock on `path` (created 0600). With wait=False raise LockBusy (with the holder's note) at once."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise LockFileError(f"lock file {path}: {exc.strerror or exc}; remove it or fix its owner") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))

@@ -15,7 +15,7 @@ PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
 def previous_snapshots(session: Session, watch: str) -> dict[str, RepoSnapshot]:
-    rows = session.scalars(select(RepoRow).where(RepoRow.watch == watch))
+    rows = session.scalars(select(RepoRow).where(RepoRow.watch == watch).order_by(RepoRow.id))
     snaps = (RepoSnapshot.from_dict(row.snapshot) for row in rows)
     return {snap.key: snap for snap in snaps}
 
@@ -29,15 +29,19 @@ def save_snapshots(
     session: Session, watch: str, snapshots: Iterable[RepoSnapshot], scopes: set[str], now: dt.datetime
 ) -> None:
     """Upsert the current snapshot of every repo and remember which scopes have their baseline."""
-    existing = {
-        (row.source, row.repo_id): row
-        for row in session.scalars(select(RepoRow).where(RepoRow.watch == watch))
-    }
+    existing: dict[tuple[str, str], RepoRow] = {}
+    for row in session.scalars(select(RepoRow).where(RepoRow.watch == watch).order_by(RepoRow.id)):
+        if (row.source, row.repo_id.lower()) in existing:
+            session.delete(row)  # a second spelling of one repo, stored before ids were case-folded
+            session.flush()  # gone before the kept row takes its spelling
+        else:
+            existing[(row.source, row.repo_id.lower())] = row
     for snap in snapshots:
-        row = existing.get((snap.source, snap.repo_id))
+        row = existing.get((snap.source, snap.repo_id.lower()))
         if row is None:
             row = RepoRow(watch=watch, source=snap.source, repo_id=snap.repo_id, updated_at=now)
             session.add(row)
+        row.repo_id = snap.repo_id  # as the API spells it now
         row.visible = snap.visible
         row.has_weights = snap.has_weights
         row.snapshot = snap.to_dict()
@@ -59,7 +63,7 @@ def drop_snapshots(session: Session, watch: str, keys: Iterable[str]) -> None:
     """Forget repos the watch no longer covers (its patterns changed), so they cannot raise alerts."""
     doomed = set(keys)
     for row in session.scalars(select(RepoRow).where(RepoRow.watch == watch)):
-        if f"{row.source}:{row.repo_id}" in doomed:
+        if f"{row.source}:{row.repo_id.lower()}" in doomed:
             session.delete(row)
 
 
