@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,18 @@ watches:
 """
     with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: cadence fam: no basis can predict this watch \(cadence fam: no lags on basis flagship"):
         config.parse(text, "c.yaml")
+
+
+@pytest.mark.parametrize("history", [
+    [{"generation": "A", "flagship": {"name": "A", "released": "0001-01-02"},
+      "open_weights": [{"repo": "o/A1-7B", "released": "9000-01-02"}]}],
+    [{"generation": "A", "open_weights": [{"repo": "o/A1-7B", "released": "0001-01-02"}]},
+     {"generation": "B", "open_weights": [{"repo": "o/A2-7B", "released": "0001-01-03"}]}],
+])
+def test_history_dates_at_the_ends_of_the_calendar_are_a_config_error(history):
+    """Lags of thousands of years put a window past 9999-12-31: one line naming the field, not an OverflowError."""
+    raw = {"cadences": {"c": {"basis": "per_variant" if len(history) == 2 else "flagship", "history": history}},
+           "watches": [{"name": "w", "flagship": {"name": "X", "released": "9999-12-20"}, "cadence": "c",
+                        "huggingface": {"authors": ["o"]}}]}
+    with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: .*outside the calendar"):
+        config.parse(json.dumps(raw), "c.yaml")

@@ -62,6 +62,7 @@ def test_main_repo_is_named_before_its_copies():
 
 
 def test_sizes_sort_by_parameters_not_as_text():
+    assert variants.sort_labels(["E4B", "31B", "E2B", "26B-A4B"]) == ["E2B", "E4B", "26B-A4B", "31B"]  # Gemma's E = effective
     assert variants.sort_labels(["14B", "3B", "32B", "0.5B", "1.5B", "270M", "8x7B"]) == \
         ["270M", "0.5B", "1.5B", "3B", "14B", "32B", "8x7B"]
 

@@ -216,11 +216,25 @@ def history_window(watch: Watch, cadence: Cadence, name: str | None = None, basi
         win = forecast.auto_window(gens, target, params, name)
     else:
         win = forecast.with_track(predict(basis, gens, target, params, name), gens, params)
-    return forecast.past_flagship(win, watch.flagship.released, watch.flagship.name, params, name)
+    try:
+        return forecast.past_flagship(win, watch.flagship.released, watch.flagship.name, params, name)
+    except OverflowError:
+        raise CadenceError(beyond_calendar(name, win.basis)) from None
 
 
 def predict(basis: str, gens: Sequence[GenerationLags], target: Any, params: Any, name: str | None) -> Window:
     """One basis's window for `target` (a forecast.Target) from the generations before it."""
+    try:
+        return _predict(basis, gens, target, params, name)
+    except OverflowError:  # dates near year 1 or 9999 in a hostile history: a config error, not a crash
+        raise CadenceError(beyond_calendar(name, basis)) from None
+
+
+def beyond_calendar(name: str | None, basis: str) -> str:
+    return f"cadence {name or '?'}: on basis {basis} the history's dates put the window outside the calendar"
+
+
+def _predict(basis: str, gens: Sequence[GenerationLags], target: Any, params: Any, name: str | None) -> Window:
     if basis == PER_VARIANT:
         from watcher import forecast
 

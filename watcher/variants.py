@@ -111,7 +111,7 @@ def size_order(label: str) -> tuple[float, str]:
     """Sort key for variants: by parameter count (0.5B < 3B < 14B), not as text (14B < 3B)."""
     scale = {"k": 1e-6, "m": 1e-3, "b": 1.0, "t": 1e3}
     for token in label.split("-"):
-        match = re.match(r"^(?:(\d+)x)?(\d+(?:\.\d+)?)([bmtk])$", token, re.I)
+        match = re.match(r"^e?(?:(\d+)x)?(\d+(?:\.\d+)?)([bmtk])$", token, re.I)  # E2B: effective 2B
         if match:
             experts = int(match.group(1) or 1)
             return experts * float(match.group(2)) * scale[match.group(3).lower()], label.lower()
