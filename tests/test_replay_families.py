@@ -7,11 +7,14 @@ its 401 placeholder Qwen/Qwen3.8-35B-A3B from https://github.com/modelscope/ms-s
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 import yaml
 from test_replay import Replay, W, days, shipped_cadences
+
+from watcher import status as status_mod
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +122,12 @@ def test_qwen38_after_a_generation_without_weights(tmp_path, hub, github, slack)
                 repos=["Qwen/Qwen3.8-35B-A3B"])
     cfg["variants"] = ["27B", "35B-A3B"]
     run = Replay(tmp_path, hub, github, slack, cfg, shipped_cadences())
+    before = status_mod.build(run.config, run.engine, dt.datetime(2026, 8, 3, tzinfo=dt.timezone.utc))["watches"][0]
     seen = {d: run.day(d, QWEN38) for d in days("2026-08-03", "2026-08-15") + ["2026-09-23"]}
+    # status --json has the same keys before any poll (state unknown) as after, for scripts reading it
+    assert (before["state"], before["state_by_window"]) == ("unknown", "waiting")
+    assert {tuple(sorted(s)) for s in [before, *seen.values()]} == {tuple(sorted(before))}
+    assert {tuple(sorted(v)) for s in seen.values() for v in s["variants"]} == {tuple(sorted(before["variants"][0]))}
     assert seen["2026-08-03"]["expected_window"] == {"start": "2026-08-08", "end": "2026-08-20"}
     assert "closed before Qwen3.8-Max (2026-08-03)" in seen["2026-08-03"]["window_reason"]
     states = [seen[d]["state"] for d in days("2026-08-03", "2026-08-15")]

@@ -108,7 +108,7 @@ def _where(pos: cadence.Position, win: cadence.Window, today: dt.date, unpolled:
     if unpolled:  # no poll has succeeded: whether weights exist is unknown, so is "overdue"
         return {"state": "unknown", "state_by_window": pos.state.value, "days_until_window": pos.days_until_window,
                 "days_overdue": None, "position": text}
-    return {"state": pos.state.value, "days_until_window": pos.days_until_window,
+    return {"state": pos.state.value, "state_by_window": None, "days_until_window": pos.days_until_window,
             "days_overdue": pos.days_overdue, "position": text}
 
 
