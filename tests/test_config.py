@@ -164,8 +164,12 @@ watches:
     cadence: fam
     huggingface: {authors: [o]}
 """
-    with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: cadence fam: no basis can predict this watch \(cadence fam: no lags on basis flagship"):
+    with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: cadence fam: every generation is the "
+                                                 r"watch's own or newer \(dated on or after G1-Max, 2026-01-01\)"):
         config.parse(text, "c.yaml")
+    newer = text.replace("name: G1-Max, released: 2026-01-01}\n    cadence", "name: G0-Max, released: 2025-06-01}\n    cadence")
+    with pytest.raises(config.ConfigError, match=r"every generation is the watch's own or newer"):
+        config.parse(newer, "c.yaml")  # a history that only holds later generations: nothing to learn from
 
 
 @pytest.mark.parametrize("history", [

@@ -210,6 +210,9 @@ def history_window(watch: Watch, cadence: Cadence, name: str | None = None, basi
     if basis not in BASES + (AUTO,):
         raise CadenceError(f"unknown basis {basis!r} (use {', '.join(BASES + (AUTO,))})")
     gens = [g for g in history_lags(cadence.history) if not own_generation(watch, g)]
+    if not gens:
+        raise CadenceError(f"cadence {name or '?'}: every generation is the watch's own or newer (dated on or after "
+                           f"{watch.flagship.name}, {watch.flagship.released}): nothing earlier to predict from")
     target = forecast.Target(watch.flagship.name, watch.flagship.released, tuple(watch.variants))
     params = forecast.Params.of(cadence)
     if basis == AUTO:
