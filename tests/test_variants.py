@@ -28,6 +28,8 @@ from watcher import variants
         ("google/gemma-4-12B-it", "google/gemma-3-12b-it", "12B"),
         ("Qwen/Qwen3-4B-Thinking-2507", "Qwen/Qwen3-4B", "4B"),
         ("unsloth/Qwen3.6-27B-GGUF", "Qwen/Qwen3.6-27B", "27B"),
+        ("Qwen/Qwen3.8", "Qwen/Qwen3.6-FP8", "Qwen"),  # no size: the family, not "Qwen3.8" (never matched)
+        ("zai-org/GLM-4.6", "zai-org/GLM-4.5", "GLM"),
     ],
 )
 def test_same_variant_across_generations_and_forms(newer, older, label):
