@@ -203,3 +203,4 @@ def test_window_that_closed_before_the_flagship_counts_a_skipped_generation():
     assert (g4.basis, g4.start, g4.median, g4.end) == ("previous_open_weights", D(2026, 2, 14), D(2026, 3, 7),
                                                        D(2026, 7, 16))
     assert "1 more step(s) of 127 days" in g4.reason
+    assert g4.describe() == "233 to 385 days after Gemma 3n open weights (2025-06-26)"  # the moved window, in words

@@ -376,8 +376,10 @@ def past_flagship(win: Window, day: dt.date, flagship: str, params: Params, name
         n = _steps_to(win.end, win.lag_median, day)
         if not n:
             return win
-        shift = dt.timedelta(days=n * win.lag_median)
+        days = n * win.lag_median
+        shift = dt.timedelta(days=days)
         return replace(win, start=win.start + shift, end=win.end + shift, median=win.median + shift,
+                       lag_min=win.lag_min + days, lag_max=win.lag_max + days, lag_median=win.lag_median + days,
                        reason="; ".join(t for t in (win.reason, f"{why} {n} more step(s) of {win.lag_median} days "
                                                                  "later") if t))
     moved = []
