@@ -185,3 +185,17 @@ def test_history_dates_at_the_ends_of_the_calendar_are_a_config_error(history):
                         "huggingface": {"authors": ["o"]}}]}
     with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: .*outside the calendar"):
         config.parse(json.dumps(raw), "c.yaml")
+
+
+@pytest.mark.parametrize(("variants", "message"), [
+    (["27B", "27b"], r"watches\[0\]\.variants: '27B' is listed twice"),
+    (["27B", "bad name!"], r"watches\[0\]\.variants: .*'bad name!' is not a variant name"),
+])
+def test_variants_list_errors_name_the_field(variants, message):
+    raw = {"cadences": {"c": {"history": [
+        {"generation": "A", "open_weights": [{"repo": "o/A1-27B", "released": "2026-01-10"}]},
+        {"generation": "B", "open_weights": [{"repo": "o/A2-27B", "released": "2026-03-10"}]}]}},
+        "watches": [{"name": "w", "flagship": {"name": "X", "released": "2026-04-01"}, "cadence": "c",
+                     "variants": variants, "huggingface": {"authors": ["o"]}}]}
+    with pytest.raises(config.ConfigError, match=message):
+        config.parse(json.dumps(raw), "c.yaml")
