@@ -221,3 +221,19 @@ def test_slack_reminders_thread_quietly_under_the_overdue_alert(watcher, hub, sl
     assert news["thread_ts"] is None and "Weights published" in news["text"]
     assert "Released: Qwen/Qwen3.7-27B landed 68 days after Qwen3.7-Max, 9 days after the window" in news["text"]
     assert "resolved: weights published (Qwen/Qwen3.7-27B)" in overdue["blocks"][1]["text"]["text"]
+
+
+def test_released_on_a_day_of_several_variants_names_an_expected_one():
+    """Qwen3.7-0.8B and -27B on the same day: the watch expects 27B and 35B-A3B, so the line names 27B (its main
+    repo), not the smaller 0.8B nobody listed; the 0.8B gets its own variant line."""
+    from watcher import variant_state as vs
+
+    watch = config.load(None).watch("qwen3.7")
+    day = dt.date(2026, 6, 14)
+    landings = [vs.Landing(r, day) for r in ("Qwen/Qwen3.7-0.8B", "Qwen/Qwen3.7-27B-FP8", "Qwen/Qwen3.7-27B")]
+    past = [alerts.Past("watch_started", "watch_started", dt.datetime(2026, 6, 1, tzinfo=UTC))]
+    events = alerts.cadence_events(watch, watch.expected(), dt.datetime(2026, 6, 14, 12, tzinfo=UTC), True, past, [],
+                                   landings)
+    released = [e for e in events if e.kind is EventKind.RELEASED]
+    assert [(e.repo_id, e.data["variant"]) for e in released] == [("Qwen/Qwen3.7-27B", "27B")]
+    assert [e.data["variant"] for e in events if e.kind is EventKind.VARIANT_RELEASED] == ["0.8B"]

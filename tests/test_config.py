@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -163,5 +164,38 @@ watches:
     cadence: fam
     huggingface: {authors: [o]}
 """
-    with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: cadence fam: no basis can predict this watch \(cadence fam: no lags on basis flagship"):
+    with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: cadence fam: every generation is the "
+                                                 r"watch's own or newer \(dated on or after G1-Max, 2026-01-01\)"):
         config.parse(text, "c.yaml")
+    newer = text.replace("name: G1-Max, released: 2026-01-01}\n    cadence", "name: G0-Max, released: 2025-06-01}\n    cadence")
+    with pytest.raises(config.ConfigError, match=r"every generation is the watch's own or newer"):
+        config.parse(newer, "c.yaml")  # a history that only holds later generations: nothing to learn from
+
+
+@pytest.mark.parametrize("history", [
+    [{"generation": "A", "flagship": {"name": "A", "released": "0001-01-02"},
+      "open_weights": [{"repo": "o/A1-7B", "released": "9000-01-02"}]}],
+    [{"generation": "A", "open_weights": [{"repo": "o/A1-7B", "released": "0001-01-02"}]},
+     {"generation": "B", "open_weights": [{"repo": "o/A2-7B", "released": "0001-01-03"}]}],
+])
+def test_history_dates_at_the_ends_of_the_calendar_are_a_config_error(history):
+    """Lags of thousands of years put a window past 9999-12-31: one line naming the field, not an OverflowError."""
+    raw = {"cadences": {"c": {"basis": "per_variant" if len(history) == 2 else "flagship", "history": history}},
+           "watches": [{"name": "w", "flagship": {"name": "X", "released": "9999-12-20"}, "cadence": "c",
+                        "huggingface": {"authors": ["o"]}}]}
+    with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: .*outside the calendar"):
+        config.parse(json.dumps(raw), "c.yaml")
+
+
+@pytest.mark.parametrize(("variants", "message"), [
+    (["27B", "27b"], r"watches\[0\]\.variants: '27B' is listed twice"),
+    (["27B", "bad name!"], r"watches\[0\]\.variants: .*'bad name!' is not a variant name"),
+])
+def test_variants_list_errors_name_the_field(variants, message):
+    raw = {"cadences": {"c": {"history": [
+        {"generation": "A", "open_weights": [{"repo": "o/A1-27B", "released": "2026-01-10"}]},
+        {"generation": "B", "open_weights": [{"repo": "o/A2-27B", "released": "2026-03-10"}]}]}},
+        "watches": [{"name": "w", "flagship": {"name": "X", "released": "2026-04-01"}, "cadence": "c",
+                     "variants": variants, "huggingface": {"authors": ["o"]}}]}
+    with pytest.raises(config.ConfigError, match=message):
+        config.parse(json.dumps(raw), "c.yaml")

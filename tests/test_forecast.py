@@ -109,8 +109,10 @@ def test_explicit_basis_and_lag_days_still_win():
         ("gemma", "previous_open_weights", {"flagship": (0, 0), "previous_open_weights": (3, 0), "per_variant": (0, 0)},
          (D(2026, 7, 17), D(2027, 1, 7))),
         # Llama: 70B took 275 days from Llama 2 to 3, and 3.1 came 96 days after 3: per_variant missed by 179 days.
+        # The fixture watch's flagship (2026-12-01) comes after the next window counted from Llama 4 closed
+        # (2025-06-08 to 2026-01-05): moved on by 4 steps of the median 96 days (384 days), see past_flagship.
         ("llama", "previous_open_weights", {"flagship": (0, 0), "previous_open_weights": (4, 2), "per_variant": (1, 0)},
-         (D(2025, 6, 8), D(2026, 1, 5))),
+         (D(2026, 6, 27), D(2027, 1, 24))),
     ],
 )
 def test_other_families_backtest_and_auto(family, basis, scores, window):
@@ -143,3 +145,62 @@ def test_deepseek_versions_chain_and_auto_compares_two_records():
     assert win.basis == "previous_open_weights" and win.track == (2, 5)
     assert win.reason.startswith("auto: previous_open_weights had the smallest mean error in the backtest "
                                  "(previous_open_weights: most likely date off by 64.6 days")
+
+
+def _watch(name: str, flagship: str, released: str, cadence_name: str, cad: config.Cadence) -> config.Watch:
+    watch = config.Watch.model_validate({"name": name, "flagship": {"name": flagship, "released": released},
+                                         "cadence": cadence_name, "huggingface": {"authors": ["x"]}})
+    watch._cadences = {cadence_name: cad}
+    return watch
+
+
+def test_generations_dated_on_or_after_the_watch_flagship_are_left_out():
+    """Hindsight: the Llama fixture has no flagship names to match, and it holds Llama 4 itself. A llama-4 watch
+    (flagship = its first weights, 2025-04-05) must be predicted from Llama 2..3.3 only: counted from Llama 3.3
+    (2024-12-06) + 64..275 days, most likely + 84 (median of 275, 96, 64, 72), not from Llama 4's own date."""
+    cad = fixture("llama").cadences["llama"]
+    watch = _watch("llama-4", "Llama 4", "2025-04-05", "llama", cad)
+    without = cad.model_copy(update={"history": [g for g in cad.history if g.generation != "Llama 4"]})
+    win = watch.expected()
+    assert (win.start, win.end, win.median, win.anchor) == (D(2025, 2, 8), D(2025, 9, 7), D(2025, 2, 28), D(2024, 12, 6))
+    assert win == cadence.history_window(watch, without, "llama")
+    assert win.start <= D(2025, 4, 5) <= win.end  # the real Llama 4 date falls inside
+
+
+def test_newer_generation_in_the_history_does_not_leak_into_an_older_watch():
+    """A Qwen history that already lists Qwen3.8 (flagship 2026-08-03, weights 08-12/08-14) gives the qwen3.7
+    watch (flagship 2026-05-20) the same window as the history through Qwen3.6."""
+    q38 = config.Generation(generation="Qwen3.8", flagship={"name": "Qwen3.8-Max", "released": "2026-08-03"},
+                            open_weights=[{"repo": "Qwen/Qwen3.8-2.4T-A95B", "released": "2026-08-12"},
+                                          {"repo": "Qwen/Qwen3.8-27B", "released": "2026-08-14"}])
+    later = QWEN.model_copy(update={"history": [*QWEN.history, q38]})
+    for basis in (*cadence.BASES, cadence.AUTO):
+        assert cadence.history_window(WATCH, later, "qwen", basis) == cadence.history_window(WATCH, QWEN, "qwen", basis)
+
+
+def test_window_that_closed_before_the_flagship_counts_a_skipped_generation():
+    """Qwen never released 3.7 weights. A qwen3.8 watch (Qwen3.8-Max 2026-08-03) on the history through 3.6 gets
+    3.7's per-variant windows (27B 06-12..06-24, 35B-A3B 05-31..06-12), both closed before its flagship: it would be
+    overdue the day it starts. Each variant is moved on by whole steps of its own interval until its window
+    reaches the flagship: 27B 04-22 + 2 x 57 = 08-14 (+-6), 35B-A3B 04-16 + 3 x 51 = 09-16 (+-6). The real
+    Qwen3.8-27B came on 08-14 and Qwen3.8-2.4T-A95B on 08-12, inside the generation's window."""
+    watch = _watch("qwen3.8", "Qwen3.8-Max", "2026-08-03", "qwen", QWEN)
+    win = watch.expected()
+    by = {v.label: v for v in win.variants}
+    assert (by["27B"].start, by["27B"].median, by["27B"].end, by["27B"].skipped) == \
+        (D(2026, 8, 8), D(2026, 8, 14), D(2026, 8, 20), 1)
+    assert (by["35B-A3B"].start, by["35B-A3B"].median, by["35B-A3B"].end, by["35B-A3B"].skipped) == \
+        (D(2026, 9, 10), D(2026, 9, 16), D(2026, 9, 22), 2)
+    assert (win.basis, win.start, win.end) == ("per_variant", D(2026, 8, 8), D(2026, 8, 20))
+    assert "closed before Qwen3.8-Max (2026-08-03)" in win.reason and win.track == (0, 2)
+    assert "2 steps of 57 days" in by["27B"].describe()
+    # the qwen3.7 watch (flagship 05-20) is not moved: its windows open after its flagship
+    assert all(v.skipped == 0 for v in WATCH.expected().variants)
+    # previous_open_weights: Gemma 1..3n (lags 127, 258, 106; median 127) counted from Gemma 3n (2025-06-26)
+    # closes 2026-03-11, before Gemma 4 (2026-04-02): one more step of 127 days -> 2026-02-14..2026-07-16
+    gemma = fixture("gemma").cadences["gemma"]
+    g4 = _watch("gemma-4", "Gemma 4", "2026-04-02", "gemma", gemma).expected()
+    assert (g4.basis, g4.start, g4.median, g4.end) == ("previous_open_weights", D(2026, 2, 14), D(2026, 3, 7),
+                                                       D(2026, 7, 16))
+    assert "1 more step(s) of 127 days" in g4.reason
+    assert g4.describe() == "233 to 385 days after Gemma 3n open weights (2025-06-26)"  # the moved window, in words

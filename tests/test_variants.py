@@ -28,6 +28,8 @@ from watcher import variants
         ("google/gemma-4-12B-it", "google/gemma-3-12b-it", "12B"),
         ("Qwen/Qwen3-4B-Thinking-2507", "Qwen/Qwen3-4B", "4B"),
         ("unsloth/Qwen3.6-27B-GGUF", "Qwen/Qwen3.6-27B", "27B"),
+        ("Qwen/Qwen3.8", "Qwen/Qwen3.6-FP8", "Qwen"),  # no size: the family, not "Qwen3.8" (never matched)
+        ("zai-org/GLM-4.6", "zai-org/GLM-4.5", "GLM"),
     ],
 )
 def test_same_variant_across_generations_and_forms(newer, older, label):
@@ -62,6 +64,7 @@ def test_main_repo_is_named_before_its_copies():
 
 
 def test_sizes_sort_by_parameters_not_as_text():
+    assert variants.sort_labels(["E4B", "31B", "E2B", "26B-A4B"]) == ["E2B", "E4B", "26B-A4B", "31B"]  # Gemma's E = effective
     assert variants.sort_labels(["14B", "3B", "32B", "0.5B", "1.5B", "270M", "8x7B"]) == \
         ["270M", "0.5B", "1.5B", "3B", "14B", "32B", "8x7B"]
 

@@ -103,7 +103,7 @@ def _released(watch: Watch, win: cadence.Window, today: dt.date, past: Sequence[
     if any(p.kind in done for p in past) or not landings:
         return []
     first_day = min(item.day for item in landings)
-    label, first = _smallest(landings, first_day)
+    label, first = _smallest(watch, win, landings, first_day)
     text = cadence.landed(watch, win, first.day)
     variant = _variant_words(watch, win, label, first.day)
     dated = f" (dated by the repo's createdAt {first.day})" if first.dated_by == "createdAt" else ""
@@ -126,10 +126,12 @@ def _baseline_weights(past: Sequence[Past], new: Sequence[Event]) -> set[str] | 
     return keys or None
 
 
-def _smallest(landings: Sequence[vs.Landing], day: dt.date) -> tuple[str, vs.Landing]:
-    """Several variants on the first day: name the expected one with the smallest size, for a stable line."""
+def _smallest(watch: Watch, win: cadence.Window, landings: Sequence[vs.Landing], day: dt.date) -> tuple[str, vs.Landing]:
+    """Several variants on the first day: name an expected one before the others, the smallest first, for a
+    stable line (a same-day variant nobody listed is not what the watch was waiting for)."""
     firsts = vs.first_by_variant(i for i in landings if i.day == day)
-    key = min(firsts, key=lambda k: vmod.size_order(firsts[k][0]))
+    expected = {label.lower() for label, _ in vs.expected_variants(watch, win)}
+    key = min(firsts, key=lambda k: (k not in expected, vmod.size_order(firsts[k][0])))
     return firsts[key]
 
 

@@ -187,8 +187,19 @@ def _round(value: float) -> int:
 
 
 def own_generation(watch: Watch, lags: GenerationLags) -> bool:
-    """The watch's own generation may sit in the history; it must not predict itself."""
-    return lags.flagship is not None and lags.flagship.lower() == watch.flagship.name.lower()
+    """A generation the watch must not learn from: its own, or anything dated on or after its flagship.
+
+    The watch's own generation may sit in the history (matched by flagship or generation name), and a
+    history written later may hold newer generations (Qwen3.8 in a qwen3.7 watch's cadence). Using them
+    would be hindsight: a window that "knows" the release it is waiting for. A generation counts as the
+    watch's own or newer when its flagship or its first open weights are dated on or after the watch's
+    flagship (families without a closed flagship date their flagship as their first weights).
+    """
+    flagship = watch.flagship.name.lower()
+    if (lags.flagship or "").lower() == flagship or lags.generation.lower() == flagship:
+        return True
+    day = watch.flagship.released
+    return any(d is not None and d >= day for d in (lags.flagship_date, lags.first_open))
 
 
 def history_window(watch: Watch, cadence: Cadence, name: str | None = None, basis: str | None = None) -> Window:
@@ -199,16 +210,34 @@ def history_window(watch: Watch, cadence: Cadence, name: str | None = None, basi
     if basis not in BASES + (AUTO,):
         raise CadenceError(f"unknown basis {basis!r} (use {', '.join(BASES + (AUTO,))})")
     gens = [g for g in history_lags(cadence.history) if not own_generation(watch, g)]
+    if not gens:
+        raise CadenceError(f"cadence {name or '?'}: every generation is the watch's own or newer (dated on or after "
+                           f"{watch.flagship.name}, {watch.flagship.released}): nothing earlier to predict from")
     target = forecast.Target(watch.flagship.name, watch.flagship.released, tuple(watch.variants))
     params = forecast.Params.of(cadence)
     if basis == AUTO:
-        return forecast.auto_window(gens, target, params, name)
-    win = predict(basis, gens, target, params, name)
-    return forecast.with_track(win, gens, params)
+        win = forecast.auto_window(gens, target, params, name)
+    else:
+        win = forecast.with_track(predict(basis, gens, target, params, name), gens, params)
+    try:
+        return forecast.past_flagship(win, watch.flagship.released, watch.flagship.name, params, name)
+    except OverflowError:
+        raise CadenceError(beyond_calendar(name, win.basis)) from None
 
 
 def predict(basis: str, gens: Sequence[GenerationLags], target: Any, params: Any, name: str | None) -> Window:
     """One basis's window for `target` (a forecast.Target) from the generations before it."""
+    try:
+        return _predict(basis, gens, target, params, name)
+    except OverflowError:  # dates near year 1 or 9999 in a hostile history: a config error, not a crash
+        raise CadenceError(beyond_calendar(name, basis)) from None
+
+
+def beyond_calendar(name: str | None, basis: str) -> str:
+    return f"cadence {name or '?'}: on basis {basis} the history's dates put the window outside the calendar"
+
+
+def _predict(basis: str, gens: Sequence[GenerationLags], target: Any, params: Any, name: str | None) -> Window:
     if basis == PER_VARIANT:
         from watcher import forecast
 

@@ -109,7 +109,7 @@ def _where(pos: cadence.Position, win: cadence.Window, today: dt.date, unpolled:
     if unpolled:  # no poll has succeeded: whether weights exist is unknown, so is "overdue"
         return {"state": "unknown", "state_by_window": pos.state.value, "days_until_window": pos.days_until_window,
                 "days_overdue": None, "position": text}
-    return {"state": pos.state.value, "days_until_window": pos.days_until_window,
+    return {"state": pos.state.value, "state_by_window": None, "days_until_window": pos.days_until_window,
             "days_overdue": pos.days_overdue, "position": text}
 
 
@@ -174,7 +174,7 @@ def _history_table(doc: dict[str, Any]) -> Table:
                          overflow="fold", max_width={"repo": 34, "generation": 28}.get(column, 24))
     for row in doc["history"]:
         prev = row["lag_from_previous_open_weights"]
-        gen = row["generation"] + (" (this watch)" if row["own"] else "") + (" (observed)" if row.get("observed") else "")
+        gen = row["generation"] + (" (this watch or newer: left out)" if row["own"] else "") + (" (observed)" if row.get("observed") else "")
         if prev is not None:
             gen += f"\nfirst {_signed(prev)} (from {row['previous_generation']})"
         flag = f"{row['flagship']['name']}\n{row['flagship']['released']}" if row["flagship"]["name"] else "-"

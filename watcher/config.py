@@ -283,6 +283,10 @@ class Watch(Strict):
         for value in values:
             if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,60}$", value.strip()):
                 raise ValueError(f"{value!r} is not a variant name such as 27B or 35B-A3B")
+        seen = [v.strip().lower() for v in values]
+        for value in values:  # a second 27B would be a variant that never lands: late forever
+            if seen.count(value.strip().lower()) > 1:
+                raise ValueError(f"{value.strip()!r} is listed twice")
         return [v.strip() for v in values]
 
     @property

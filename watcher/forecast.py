@@ -24,6 +24,7 @@ from watcher.cadence import (
     AUTO,
     BASES,
     PER_VARIANT,
+    PREVIOUS,
     CadenceError,
     GenerationLags,
     Window,
@@ -70,6 +71,7 @@ class VariantWindow:
     anchor_repo: str
     tolerance: int | None = None  # set when the intervals had no spread
     tolerance_reason: str = ""
+    skipped: int = 0  # steps added because the next one closed before the watch's flagship (see past_flagship)
 
     @property
     def key(self) -> str:
@@ -80,6 +82,8 @@ class VariantWindow:
         lags = sorted(self.samples)
         days = (self.median - self.anchor).days
         text = f"{self.label}: {lag_phrase(days, self.anchor_repo.rsplit('/', 1)[-1])} ({self.anchor})"
+        if self.skipped:
+            text += f" ({self.skipped + 1} steps of {days // (self.skipped + 1)} days: the next one closed before the flagship)"
         if self.tolerance is not None:
             return text + f" +-{self.tolerance} day(s)"
         return text + f" (steps took {lags[0]}..{lags[-1]} days)"
@@ -90,6 +94,7 @@ class VariantWindow:
             "median": self.median.isoformat(), "samples": list(self.samples),
             "anchor": {"generation": self.anchor_generation, "repo": self.anchor_repo, "date": self.anchor.isoformat()},
             "tolerance_days": self.tolerance, "tolerance_reason": self.tolerance_reason, "describe": self.describe(),
+            "steps": self.skipped + 1,
         }
 
 
@@ -182,12 +187,19 @@ def per_variant_window(gens: Sequence[GenerationLags], target: Target, params: P
     if not found:
         raise CadenceError(f"cadence {name or '?'}: no lags on basis per_variant (needs an expected variant in "
                            f"two consecutive generations; expected: {', '.join(keys) or 'none'})")
-    found.sort(key=lambda w: vmod.size_order(w.label))
+    return combine(found, keys, params, name)
+
+
+def combine(found: Sequence[VariantWindow], keys: Sequence[str], params: Params, name: str | None,
+            reason: str = "") -> Window:
+    """The generation's window from its variants' windows: open weights have landed when the first one does."""
+    found = sorted(found, key=lambda w: vmod.size_order(w.label))
     first = min(found, key=lambda w: (w.end, w.start))
     start, end = min(w.start for w in found), first.end
     median = min(w.median for w in found)
     missing = [k for k in keys if k not in {w.key for w in found}]
     note = f"no forecast for {', '.join(missing)} (not in two consecutive generations)" if missing else ""
+    note = "; ".join(t for t in (reason, note) if t)
     return Window(start, end, median, (start - first.anchor).days, (end - first.anchor).days,
                   (median - first.anchor).days, PER_VARIANT, first.anchor, first.anchor_repo, "cadence", name,
                   first.samples, (params.low, params.high), tuple(found), note)
@@ -340,6 +352,47 @@ def auto_window(gens: Sequence[GenerationLags], target: Target, params: Params, 
     test = backtest(gens, params)
     basis, reason = choose(test.scores, list(usable))
     return _tracked(usable[basis], test.scores[basis], reason)
+
+
+def _steps_to(end: dt.date, step: int, day: dt.date) -> int:
+    """How many more steps of `step` days it takes for a window ending on `end` to reach `day` (0: it does)."""
+    return 0 if end >= day or step <= 0 else math.ceil((day - end).days / step)
+
+
+def past_flagship(win: Window, day: dt.date, flagship: str, params: Params, name: str | None) -> Window:
+    """A window counted from earlier open weights that closed before the watch's flagship is moved on by whole steps.
+
+    Such a window says the next generation's weights were due before its flagship was even announced:
+    the lab skipped a generation's weights (Qwen3.7 had none; a qwen3.8 watch counted from Qwen3.6 got
+    Qwen3.7's window). Read literally, the watch would be overdue the day it starts. So each variant (or,
+    on the previous_open_weights basis, the generation) is expected one more step of its own cadence
+    (its most likely interval) later, as often as needed, and the reason says so.
+    """
+    if win.source != "cadence" or win.end >= day or win.basis not in (PREVIOUS, PER_VARIANT):
+        return win
+    why = (f"the history's next window ({win.start} to {win.end}) closed before {flagship} ({day}): "
+           f"counted as skipped, expected")
+    if win.basis == PREVIOUS:
+        n = _steps_to(win.end, win.lag_median, day)
+        if not n:
+            return win
+        days = n * win.lag_median
+        shift = dt.timedelta(days=days)
+        return replace(win, start=win.start + shift, end=win.end + shift, median=win.median + shift,
+                       lag_min=win.lag_min + days, lag_max=win.lag_max + days, lag_median=win.lag_median + days,
+                       reason="; ".join(t for t in (win.reason, f"{why} {n} more step(s) of {win.lag_median} days "
+                                                                 "later") if t))
+    moved = []
+    for v in win.variants:
+        step = (v.median - v.anchor).days
+        n = _steps_to(v.end, step, day)
+        shift = dt.timedelta(days=n * step)
+        moved.append(replace(v, start=v.start + shift, end=v.end + shift, median=v.median + shift, skipped=n))
+    if not any(v.skipped for v in moved):
+        return win
+    note = f"{why} one or more steps of each variant's own interval later"
+    rolled = combine(moved, [v.key for v in moved], params, name, "; ".join(t for t in (win.reason, note) if t))
+    return replace(rolled, track=win.track)
 
 
 def with_track(win: Window, gens: Sequence[GenerationLags], params: Params) -> Window:

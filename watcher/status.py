@@ -103,7 +103,7 @@ def _watch(session, watch, today: dt.date, counts) -> dict[str, Any]:
     memory = queries.watch_row(session, watch.name)
     released = any(r.has_weights and r.source == "huggingface" for r in rows)
     window = watch.expected()
-    position = window.position(today, released).to_dict()
+    position = {**window.position(today, released).to_dict(), "state_by_window": None}  # same keys polled or not
     polled = bool(memory and memory.baselined_scopes)
     if not polled:  # no poll has succeeded: "overdue" would be a guess; say what the window alone says
         position.update(state="unknown", state_by_window=position["state"], days_overdue=None)

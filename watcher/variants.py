@@ -10,6 +10,7 @@ is left when the family words and the version are removed and the form suffixes 
    `Llama`, `gemma`). A one-letter prefix glued to the version (`V3`, `R1`) names a product line and stays;
    so do letters glued after it (`3n`: `n`). A name without a version (`gemma-7b`, `QwQ-32B`) drops only its
    first word, the family: `Qwen/Qwen-AgentWorld-35B-A3B` is `AgentWorld-35B-A3B`, not `35B-A3B`.
+   A name that is only family and version (`Qwen/Qwen3.6`, `GLM-4.5`) is its family (`Qwen`, `GLM`).
 3. Sizes stay wherever they are (`27B`, `35B-A3B`, `0.5B`, `E4B`, `8x7B`, `16E`), upper-cased.
 4. Form tokens are dropped: precision and packaging (`FP8`, `GGUF`, `AWQ`, `GPTQ`, `Int4`, `MLX`, `4bit`...),
    training stage (`Base`, `Instruct`, `Chat`, `it`, `pt`, `Thinking`), `hf`, and date stamps (`2507`,
@@ -84,9 +85,11 @@ def variant_of(repo_id: str) -> Variant:
     at = _version_index(tokens)
     kept: list[str] = []
     forms: list[str] = []
+    family = ""
     if at is not None:
         prefix, _, suffix = _VERSION.match(tokens[at]).groups()  # type: ignore[union-attr]
         line = (prefix.upper() if len(prefix) == 1 else "") + suffix
+        family = prefix if len(prefix) > 1 else ""
         if line:
             kept.append(line)
         rest = [t for t in tokens[:at] if _is_size(t)] + tokens[at + 1:]
@@ -101,8 +104,8 @@ def variant_of(repo_id: str) -> Variant:
             forms.append(token)
         else:
             kept.append(token)
-    if not kept:  # nothing but the family and the version (DeepSeek-V3 has its line letter, so rare)
-        kept = [tokens[0]] if tokens else [name]
+    if not kept:  # nothing but the family and the version: the family, the same in every generation (Qwen3.6, GLM-4.5)
+        kept = [family] if family else [tokens[0]] if tokens else [name]
     label = "-".join(kept)
     return Variant(label.lower(), label, "-".join(forms))
 
@@ -111,7 +114,7 @@ def size_order(label: str) -> tuple[float, str]:
     """Sort key for variants: by parameter count (0.5B < 3B < 14B), not as text (14B < 3B)."""
     scale = {"k": 1e-6, "m": 1e-3, "b": 1.0, "t": 1e3}
     for token in label.split("-"):
-        match = re.match(r"^(?:(\d+)x)?(\d+(?:\.\d+)?)([bmtk])$", token, re.I)
+        match = re.match(r"^e?(?:(\d+)x)?(\d+(?:\.\d+)?)([bmtk])$", token, re.I)  # E2B: effective 2B
         if match:
             experts = int(match.group(1) or 1)
             return experts * float(match.group(2)) * scale[match.group(3).lower()], label.lower()
