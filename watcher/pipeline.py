@@ -46,14 +46,27 @@ class CycleResult:
 
 def covers(watch: Watch, snap: RepoSnapshot) -> bool:
     """Whether the watch (as configured now) still looks at this repo; config edits prune silently."""
-    owner, _, name = snap.repo_id.partition("/")
-    spec = watch.huggingface if snap.source == "huggingface" else watch.github
-    if spec is None:
-        return False
-    if snap.repo_id.lower() in {r.lower() for r in spec.repos}:
-        return True
-    owners = spec.authors if snap.source == "huggingface" else spec.orgs
-    return owner.lower() in {o.lower() for o in owners} and name_matches(name, spec.include, spec.exclude)
+    return Coverage(watch)(snap)
+
+
+class Coverage:
+    """covers() for one watch, its name sets built once per cycle instead of once per repo."""
+
+    def __init__(self, watch: Watch) -> None:
+        self.specs = {}
+        for source, spec in (("huggingface", watch.huggingface), ("github", watch.github)):
+            if spec is not None:
+                owners = spec.authors if source == "huggingface" else spec.orgs
+                self.specs[source] = (spec, {r.lower() for r in spec.repos}, {o.lower() for o in owners})
+
+    def __call__(self, snap: RepoSnapshot) -> bool:
+        if snap.source not in self.specs:
+            return False
+        spec, repos, owners = self.specs[snap.source]
+        if snap.repo_id.lower() in repos:
+            return True
+        owner, _, name = snap.repo_id.partition("/")
+        return owner.lower() in owners and name_matches(name, spec.include, spec.exclude)
 
 
 def fetch(watch: Watch, sources: dict[str, Source], previous: dict[str, RepoSnapshot]) -> list[SourceReport]:
@@ -88,13 +101,13 @@ def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: di
     owned = sources is None
     notifiers = list(notifiers) if notifiers is not None else notify.build(config)
     with transaction(engine) as session:
-        memory = {w.name: (queries.previous_snapshots(session, w.name), queries.baselined_scopes(session, w.name))
+        memory = {w.name: (queries.stored_repos(session, w.name), queries.baselined_scopes(session, w.name))
                   for w in watches}
         states = polling.load_states(session, list(SOURCES)) if owned else {}
     sources = sources if sources is not None else {name: build(config, states[name]) for name, build in SOURCES.items()}
     try:
-        previous = {name: mem[0] for name, mem in memory.items()}
-        reports = polling.fetch_all(watches, sources, previous, fetch)
+        previous = {name: {key: stored.snapshot for key, stored in mem[0].items()} for name, mem in memory.items()}
+        reports = polling.fetch_all(watches, sources, previous, fetch, polling.watch_workers(config))
     finally:
         if owned:
             for source in sources.values():
@@ -105,7 +118,8 @@ def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: di
         session.add(run)
         session.flush()
         for watch in watches:
-            _store_watch(session, watch, memory[watch.name], reports[watch.name], run, clock, result, notifiers)
+            _store_watch(session, watch, memory[watch.name], previous[watch.name], reports[watch.name], run, clock,
+                         result, notifiers)
         source_health.record(session, config, watches, reports, run, clock(), notifiers, result)
         polling.save_states(session, states, clock())
         result.deferred = polling.deferred_lines(reports, states)
@@ -119,17 +133,18 @@ def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: di
     return result
 
 
-def _store_watch(session, watch: Watch, memory, reports, run, clock, result, notifiers) -> None:
-    previous, baselined = memory
-    stale = [key for key, snap in previous.items() if not covers(watch, snap)]
-    queries.drop_snapshots(session, watch.name, stale)
+def _store_watch(session, watch: Watch, memory, previous, reports, run, clock, result, notifiers) -> None:
+    stored, baselined = memory
+    covered = Coverage(watch)
+    stale = [key for key, snap in previous.items() if not covered(snap)]
+    queries.drop_snapshots(session, stored, stale)
     previous = {k: v for k, v in previous.items() if k not in stale}
     detection = detect(watch.name, previous, reports, baselined)
     events = list(detection.events)
     if detection.baselined_scopes:
         events.extend(cadence_alerts(session, watch, detection.snapshots, clock(), events))
     now = clock()
-    queries.save_snapshots(session, watch.name, detection.snapshots.values(), detection.baselined_scopes, now)
+    queries.save_snapshots(session, watch.name, stored, detection.snapshots.values(), detection.baselined_scopes, now)
     result.events.extend(outbox.record(session, events, run.id, notifiers, now))
     for report in reports:
         result.errors.extend(report.errors)

@@ -22,7 +22,13 @@ from watcher.sources.budget import Budget
 from watcher.sources.cache import CacheEntry, HttpCache
 from watcher.store import cache_queries
 
-WATCH_WORKERS = 4
+WATCH_WORKERS = 4  # when no config says otherwise (tests that call fetch_all directly)
+
+
+def watch_workers(config) -> int:
+    """Enough (watch, source) pairs in flight to keep every source's own pool busy, and no more:
+    each pair's requests wait on its source's bounded pool, so more would only add idle threads."""
+    return config.huggingface.concurrency + config.github.concurrency
 
 
 @dataclass
@@ -31,6 +37,7 @@ class SourceState:
 
     cache: HttpCache
     budget: Budget
+    saved_budget: dict | None = None  # as loaded: an unchanged budget is not written again
 
 
 def load_states(session: Session, names: Sequence[str]) -> dict[str, SourceState]:
@@ -38,7 +45,8 @@ def load_states(session: Session, names: Sequence[str]) -> dict[str, SourceState
     states = {}
     for name in names:
         entries = {key: CacheEntry(*values) for key, values in cache_queries.load_cache(session, name).items()}
-        states[name] = SourceState(HttpCache(entries), Budget.from_dict(name, budgets.get(name)))
+        budget = Budget.from_dict(name, budgets.get(name))
+        states[name] = SourceState(HttpCache(entries), budget, budget.to_dict() if name in budgets else None)
     return states
 
 
@@ -46,7 +54,9 @@ def save_states(session: Session, states: dict[str, SourceState], now: dt.dateti
     for name, state in states.items():
         changed = {key: (e.etag, e.last_modified, e.body) for key, e in state.cache.changed().items()}
         cache_queries.save_cache(session, name, changed, now)
-        cache_queries.save_budget(session, name, state.budget.to_dict(), now)
+        budget = state.budget.to_dict()
+        if budget != state.saved_budget:
+            cache_queries.save_budget(session, name, budget, now)
 
 
 Fetch = Callable[[Watch, dict, dict[str, RepoSnapshot]], list[SourceReport]]

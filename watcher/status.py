@@ -98,11 +98,12 @@ def _watch(session, watch, today: dt.date, counts) -> dict[str, Any]:
         "history_windows": _history_windows(watch),
         "last_poll_at": _iso(memory.last_poll_at) if memory else None,
         "pending_alerts": counts.get((watch.name, queries.PENDING), 0),
-        "repos": [_repo(r) for r in rows],
+        "repos": [_repo(r, memory.last_poll_at if memory else None) for r in rows],
     }
 
 
-def _repo(row) -> dict[str, Any]:
+def _repo(row, last_poll: dt.datetime | None) -> dict[str, Any]:
+    """A visible repo was seen at the watch's last poll: its row is written only when it changes."""
     snap = row.snapshot
     return {
         "source": row.source,
@@ -116,7 +117,7 @@ def _repo(row) -> dict[str, Any]:
         "status": snap.get("status"),
         "first_seen": _iso(row.first_seen),
         "weights_seen": _iso(row.weights_seen),
-        "last_seen": _iso(row.last_seen),
+        "last_seen": _iso(max(filter(None, (row.last_seen, last_poll))) if row.visible and last_poll else row.last_seen),
         "latest_release": (snap.get("releases") or snap.get("tags") or [None])[0],
         "url": snap.get("url"),
     }

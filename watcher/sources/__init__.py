@@ -35,7 +35,8 @@ def _build_hf(config: Config, state=None) -> Source:
     """`state` (polling.SourceState): the HTTP cache and rate-limit budget loaded from the database."""
     from watcher.sources.hf import HubSource
 
-    return HubSource(config.huggingface, cache=getattr(state, "cache", None), budget=getattr(state, "budget", None))
+    return HubSource(config.huggingface, cache=getattr(state, "cache", None), budget=getattr(state, "budget", None),
+                     watches=config.watches)
 
 
 def _build_github(config: Config, state=None) -> Source:
