@@ -28,7 +28,7 @@ def _when(value: str | None) -> str:
     return value[:16].replace("T", " ") if value else "-"
 
 
-def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
+def print_status(doc: dict[str, Any], console: Console | None = None, show_all: bool = False) -> None:
     console = console or _console()
     last = doc.get("last_poll")
     if last:
@@ -48,7 +48,7 @@ def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
         console.print(f"  {item['status']} #{item['id']} {item['watch']} -> {item['destination']}: "
                       f"{item.get('last_error') or _not_yet(item)} ({item['attempts']} attempt(s))", highlight=False)
     for watch in doc["watches"]:
-        console.print(_watch_table(watch))
+        console.print(_watch_table(watch, show_all))
         if watch.get("window"):
             console.print(_window_line(watch), highlight=False)
 
@@ -79,7 +79,28 @@ def _budget_line(source: str, b: dict[str, Any]) -> str:
     return line
 
 
-def _watch_table(watch: dict[str, Any]) -> Table:
+SUMMARY_ROWS = 15  # a watch with more repos shows counts and the repos that matter (`status --all`: every one)
+
+
+def shown_repos(repos: list[dict[str, Any]], show_all: bool = False) -> list[dict[str, Any]]:
+    """The rows worth a line: hidden repos (what the watch waits for), then the newest sightings."""
+    if show_all or len(repos) <= SUMMARY_ROWS:
+        return repos
+    hidden = [r for r in repos if not r["visible"]]
+    newest = sorted((r for r in repos if r["visible"]), reverse=True,
+                    key=lambda r: (r.get("weights_seen") or "", r.get("first_seen") or ""))
+    picked = {id(r) for r in (hidden + newest)[:SUMMARY_ROWS]}
+    return [r for r in repos if id(r) in picked]
+
+
+def repo_counts(repos: list[dict[str, Any]]) -> str:
+    weights = sum(1 for r in repos if r["weights"])
+    visible = sum(1 for r in repos if r["visible"])
+    return (f"{len(repos):,} repos: {visible:,} visible ({weights:,} with weights), "
+            f"{len(repos) - visible:,} hidden or gone")
+
+
+def _watch_table(watch: dict[str, Any], show_all: bool = False) -> Table:
     state = watch["state"]
     window = watch["expected_window"]
     when = ""
@@ -91,10 +112,15 @@ def _watch_table(watch: dict[str, Any]) -> Table:
              f"{window['start']} to {window['end']}{when}; flagship {watch['flagship']['name']} "
              f"{watch['flagship']['released']}; last poll {_when(watch.get('last_poll_at'))}; "
              f"{watch.get('pending_alerts', 0)} alert(s) pending")
-    table = Table(title=title, title_justify="left", expand=False)
+    shown = shown_repos(watch["repos"], show_all)
+    caption = None
+    if len(shown) < len(watch["repos"]):
+        caption = (f"{repo_counts(watch['repos'])}; showing the {len(shown)} hidden or newest "
+                   f"(watcher status --all lists every repo)")
+    table = Table(title=title, title_justify="left", expand=False, caption=caption, caption_justify="left")
     for column in ("source", "repo", "visible", "weights", "size", "params", "first seen", "release"):
         table.add_column(column)
-    for repo in watch["repos"]:
+    for repo in shown:
         visible = "yes" if repo["visible"] else f"hidden ({repo['status']})" if repo.get("status") else "no"
         table.add_row(
             repo["source"], repo["id"], visible,

@@ -146,9 +146,12 @@ def latest_run(session: Session) -> PollRun | None:
     return session.scalars(select(PollRun).order_by(PollRun.id.desc()).limit(1)).first()
 
 
-def repos_of(session: Session, watch: str) -> list[RepoRow]:
-    query = select(RepoRow).where(RepoRow.watch == watch).order_by(RepoRow.source, RepoRow.repo_id)
-    return list(session.scalars(query))
+def repos_of(session: Session, watch: str) -> list:
+    """A watch's repos as read-only rows (the columns only, no ORM objects: status reads thousands)."""
+    columns = (RepoRow.source, RepoRow.repo_id, RepoRow.visible, RepoRow.has_weights, RepoRow.snapshot,
+               RepoRow.first_seen, RepoRow.weights_seen, RepoRow.last_seen)
+    query = select(*columns).where(RepoRow.watch == watch).order_by(RepoRow.source, RepoRow.repo_id)
+    return list(session.execute(query))
 
 
 def watch_row(session: Session, watch: str) -> WatchRow | None:
