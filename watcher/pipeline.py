@@ -18,6 +18,7 @@ from watcher.notify import outbox
 from watcher.redact import redact
 from watcher.sources import SOURCES, Source, name_matches
 from watcher.store import queries
+from watcher.store import retention
 from watcher.store.db import transaction
 from watcher.store.tables import PollRun
 
@@ -122,6 +123,7 @@ def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: di
                          result, notifiers)
         source_health.record(session, config, watches, reports, run, clock(), notifiers, result)
         polling.save_states(session, states, clock())
+        retention.prune(session, config.retention, clock())
         result.deferred = polling.deferred_lines(reports, states)
         run.finished_at = clock()
         run.errors = result.errors
