@@ -105,7 +105,9 @@ def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: di
         memory = {w.name: (queries.stored_repos(session, w.name), queries.baselined_scopes(session, w.name))
                   for w in watches}
         states = polling.load_states(session, list(SOURCES)) if owned else {}
-    sources = sources if sources is not None else {name: build(config, states[name]) for name, build in SOURCES.items()}
+    if sources is None:  # only the sources some watch uses: a Hub-only config never loads the GitHub client
+        sources = {name: build(config, states[name]) for name, build in SOURCES.items()
+                   if any(getattr(w, name, None) is not None for w in watches)}
     try:
         previous = {name: {key: stored.snapshot for key, stored in mem[0].items()} for name, mem in memory.items()}
         reports = polling.fetch_all(watches, sources, previous, fetch, polling.watch_workers(config))

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 RELEASES_KEPT = 20
 EVENT_KINDS = {"PublicEvent", "CreateEvent", "ReleaseEvent"}
 EVENTS_PAGE = 100
+NO_FEED_RECHECK = 24 * 3600  # an owner without an event feed is asked for one again after a day
 MAX_LISTED = 20_000  # more repos than any organisation has: a listing past this is a pagination loop
 _API_ERRORS = (GithubException, requests.RequestException, ValueError, KeyError, TypeError, AttributeError)
 
@@ -139,6 +140,9 @@ class GitHubSource:
         cursor = self.cache.get(key)
         state = dict(cursor.body) if cursor and isinstance(cursor.body, dict) else {}
         kind, now = state.get("kind", "orgs"), self.clock()
+        if state.get("feed") == "none" and now < state.get("recheck_at", 0) <= now + NO_FEED_RECHECK:
+            scan.dirty = None  # known to have no feed: straight to the listing, every repo checked
+            return kind
         if state and now < state.get("next_at", 0) <= now + 3600:
             return kind  # X-Poll-Interval: asked too early; the next cycle reads what we skip now
         path = f"/orgs/{org}/events" if kind == "orgs" else f"/users/{org}/events/public"
@@ -151,6 +155,10 @@ class GitHubSource:
                                         save=False, what=f"user {org} events")
             except UnknownObjectException:
                 scan.dirty = None  # no feed to read: every repo's details are asked (conditionally)
+                # Remembered (not a cursor: saved whatever the cycle's outcome), so the next cycles do not
+                # spend two requests on endpoints that do not exist; asked again after NO_FEED_RECHECK.
+                self.cache.put(key, CacheEntry(None, None, {"kind": kind, "feed": "none",
+                                                            "recheck_at": now + NO_FEED_RECHECK}))
                 return kind
         interval = _number(fetched.headers.get("X-Poll-Interval"), 60)
         last_id = state.get("last_id") if state.get("kind", kind) == kind else None
