@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import httpx2  # noqa: E402
-from huggingface_hub import HfApi, ModelInfo, constants, set_client_factory  # noqa: E402
+from huggingface_hub import constants, set_client_factory  # noqa: E402
 from huggingface_hub.utils import build_hf_headers, paginate  # noqa: E402
 from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: E402
 
@@ -109,13 +109,19 @@ class HubSource:
         # The client factory is process-wide in huggingface_hub; one source object lives per cycle.
         set_client_factory(lambda: httpx2.Client(transport=self._transport, follow_redirects=True))
         constants.HF_HUB_DISABLE_TELEMETRY = True  # also when the library was imported before us
-        token = os.environ.get("HF_TOKEN") or False
-        self.api = HfApi(endpoint=self.endpoint, token=token, library_name="watcher", library_version=__version__)
+        token = self._token = os.environ.get("HF_TOKEN") or False
         self._headers = build_hf_headers(token=token, library_name="watcher", library_version=__version__)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         set_client_factory(httpx2.Client)
+
+    @functools.cached_property
+    def api(self):
+        """HfApi, for probes and file trees only: importing it costs more than a quiet cycle's listings."""
+        from huggingface_hub import HfApi
+
+        return HfApi(endpoint=self.endpoint, token=self._token, library_name="watcher", library_version=__version__)
 
     def poll(self, watch: Watch, previous: dict[str, RepoSnapshot]) -> SourceReport:
         """Authors and named repos concurrently, then the size lookups; merged in config order."""
@@ -360,17 +366,6 @@ class OnceEach:
         if slot[2] is not None:
             raise slot[2]
         return slot[1][0], first
-
-
-def tolerant_model_info(item) -> ModelInfo:
-    """ModelInfo from one listing entry; dates in a format the library cannot parse are dropped, not fatal."""
-    if not isinstance(item, dict):
-        raise ValueError(f"malformed listing entry: {str(item)[:80]!r}")
-    item.setdefault("siblings", None)
-    try:
-        return ModelInfo(**item)
-    except ValueError:
-        return ModelInfo(**{k: v for k, v in item.items() if k not in ("createdAt", "lastModified")})
 
 
 def _replace(snap: RepoSnapshot, **changes) -> RepoSnapshot:
