@@ -74,6 +74,9 @@ def _budget_line(source: str, b: dict[str, Any]) -> str:
         line += f", resets {_when(b['reset_at'])}"
     if b.get("blocked_until"):
         line += f"; paused until {_when(b['blocked_until'])} ({b.get('blocked_reason') or 'rate limited'})"
+    if b.get("cycle_cap"):
+        line += (f"; no token: at most {b['cycle_cap']} request(s) per cycle to stay under the hourly limit, "
+                 "repos spread over cycles")
     if b.get("deferred"):
         line += f"; last cycle deferred {b['deferred']} request(s)"
     return line

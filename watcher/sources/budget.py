@@ -59,7 +59,18 @@ class Budget:
         self.blocked_until: float | None = None
         self.blocked_reason: str | None = None
         self.deferred: list[str] = []
+        self.cycle_cap: int | None = None  # at most this many requests this cycle (see spread_over_hour)
+        self.spent = 0
+        self.rotation = 0  # where the next cycle starts in a list of work spread over cycles
         self._lock = threading.Lock()
+
+    def spread_over_hour(self, hourly: int, cycles_per_hour: float) -> None:
+        """Cap each cycle at its share of an hourly allowance, so the hour stays under it whatever the work.
+
+        GitHub without a token allows 60 requests an hour and counts 304s too; a watch with a few orgs
+        and named repos needs more than that per cycle, so each cycle does its share and the rest waits.
+        """
+        self.cycle_cap = max(1, math.floor(hourly / max(cycles_per_hour, 1e-9)))
 
     # -- planning ---------------------------------------------------------------------------
     def allow(self, priority: str, what: str) -> bool:
@@ -71,10 +82,15 @@ class Budget:
                 return False
             if self.reset_at is not None and now >= self.reset_at and self.limit is not None:
                 self.remaining, self.reset_at = self.limit, None  # a new window began
+            if self.cycle_cap is not None and self.spent >= self.cycle_cap:
+                self.deferred.append(what)
+                return False
+            self.spent += 1
             if self.remaining is None:
                 return True
             floor = 0 if priority == HIGH else max(1, math.ceil((self.limit or 0) * self.low_reserve))
             if self.remaining <= floor:
+                self.spent -= 1
                 self.deferred.append(what)
                 return False
             self.remaining -= 1  # pessimistic: a 304 turns out free, the next headers say so
@@ -85,6 +101,9 @@ class Budget:
         now = self.clock()
         if self.blocked_until is not None and now < self.blocked_until:
             return f"{self.blocked_reason or 'rate limited'}; waiting until {_iso(self.blocked_until)}"
+        if self.cycle_cap is not None and self.spent >= self.cycle_cap:
+            return (f"no token: {self.cycle_cap} request(s) per cycle keep the hour under the unauthenticated "
+                    f"limit; the rest is spread over the next cycles")
         if self.remaining is not None:
             resets = f", resets {_iso(self.reset_at)}" if self.reset_at else ""
             return f"rate-limit budget low: {self.remaining} of {self.limit} left{resets}"
@@ -141,6 +160,8 @@ class Budget:
             "blocked_reason": self.blocked_reason if blocked else None,
             "deferred": len(self.deferred),
             "deferred_work": self.deferred[:20],
+            "cycle_cap": self.cycle_cap,
+            "rotation": self.rotation,
         }
 
     @classmethod
@@ -150,4 +171,5 @@ class Budget:
         budget.limit, budget.remaining = _int(data.get("limit")), _int(data.get("remaining"))
         budget.reset_at, budget.blocked_until = _epoch(data.get("reset_at")), _epoch(data.get("blocked_until"))
         budget.blocked_reason = data.get("blocked_reason")
+        budget.rotation = _int(data.get("rotation")) or 0
         return budget

@@ -12,6 +12,7 @@ assembled in config order, so concurrency never changes what a cycle concludes.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 RELEASES_KEPT = 20
 EVENT_KINDS = {"PublicEvent", "CreateEvent", "ReleaseEvent"}
 EVENTS_PAGE = 100
+UNAUTHENTICATED_HOURLY = 55  # GitHub allows 60 an hour without a token (304s included); a margin for `watcher poll` by hand
 NO_FEED_RECHECK = 24 * 3600  # an owner without an event feed is asked for one again after a day
 MAX_LISTED = 20_000  # more repos than any organisation has: a listing past this is a pagination loop
 _API_ERRORS = (GithubException, requests.RequestException, ValueError, KeyError, TypeError, AttributeError)
@@ -48,6 +50,7 @@ class Unit:
     deferred: list[str] = field(default_factory=list)
     complete: set[str] = field(default_factory=set)
     requests: int = 0
+    unseen: bool = False  # a repo new to us could not be refreshed: its scope is not complete this cycle
 
 
 @dataclass
@@ -64,9 +67,12 @@ class GitHubSource:
     name = Source.GITHUB.value
 
     def __init__(self, settings: GitHubSettings, cache: HttpCache | None = None, budget: Budget | None = None,
-                 clock=time.time) -> None:
+                 clock=time.time, cycles_per_hour: float | None = None) -> None:
         self.cache = cache if cache is not None else HttpCache()
         self.budget = budget if budget is not None else Budget(self.name)
+        if cycles_per_hour and not os.environ.get("GITHUB_TOKEN"):
+            self.budget.spread_over_hour(UNAUTHENTICATED_HOURLY, cycles_per_hour)
+        self._rotation: int | None = None  # under a cap: where the next cycle's probes and refreshes start
         self.clock = clock
         self.http = GitHubHttp(settings, self.budget, self.cache, settings.concurrency)
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="github")
@@ -75,6 +81,8 @@ class GitHubSource:
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.http.close()
+        if self._rotation is not None:
+            self.budget.rotation = self._rotation
 
     def poll(self, watch: Watch, previous: dict[str, RepoSnapshot]) -> SourceReport:
         report = SourceReport(self.name)
@@ -82,16 +90,32 @@ class GitHubSource:
         if spec is None:
             return report
         scans = list(self.pool.map(lambda org: self._scan_org(watch, org), spec.orgs))
-        probes = list(self.pool.map(lambda name: self._probe(name, previous), spec.repos))
-        jobs = [(scan, repo) for scan in scans for repo in scan.repos]
         named = {name.lower() for name in spec.repos}  # their own probe fetches their releases
-        plans = [self._plan(scan, repo, previous, named) for scan, repo in jobs]
-        done = list(self.pool.map(lambda plan: self._refresh(*plan), plans))
-        for (scan, _), unit in zip(jobs, done):
+        # Probes and refreshes in one list, so that under a per-cycle cap both get their turns.
+        work = [(None, name) for name in spec.repos]
+        work += [(scan, self._plan(scan, repo, previous, named)) for scan in scans for repo in scan.repos]
+        start = self.budget.rotation % len(work) if work and self.budget.cycle_cap is not None else 0
+        work = work[start:] + work[:start]
+
+        def run(item) -> Unit:
+            return self._probe(item[1], previous) if item[0] is None else self._refresh(*item[1])
+
+        if self.budget.cycle_cap is None:
+            done = list(self.pool.map(run, work))
+        else:  # one after another, so the units that start also finish; the first one left over starts next cycle
+            done = [run(item) for item in work]
+            stopped = next((i for i, unit in enumerate(done) if unit.deferred), None)
+            self._rotation = start + stopped if stopped is not None else start
+        probes = [unit for (scan, _), unit in zip(work, done) if scan is None]
+        for (scan, _), unit in zip(work, done):
+            if scan is None:
+                continue
             scan.snapshots.extend(unit.snapshots)
             scan.errors.extend(unit.errors)
             scan.deferred.extend(unit.deferred)
             scan.requests += unit.requests
+            if unit.unseen:  # else its later first sighting would look like a new repo, or be a silent baseline
+                scan.complete.clear()
         found: dict[str, RepoSnapshot] = {}
         for unit in [*scans, *probes]:
             for snap in unit.snapshots:
@@ -224,10 +248,12 @@ class GitHubSource:
                 unit.deferred.append(str(exc))
                 if prev is not None:  # unchanged as far as we know; the un-advanced cursor brings it back
                     unit.snapshots.append(replace(prev, scope=scope))
+                unit.unseen = prev is None
             except _API_ERRORS as exc:
                 unit.errors.append(f"github {repo['full_name']} releases: {describe_error(exc)}")
                 if prev is not None:
                     unit.snapshots.append(replace(prev, scope=scope))
+                unit.unseen = prev is None
         unit.requests = tally.requests
         return unit
 
