@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import httpx2  # noqa: E402
 from huggingface_hub import constants, set_client_factory  # noqa: E402
-from huggingface_hub.utils import build_hf_headers, paginate  # noqa: E402
+from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff  # noqa: E402
 from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: E402
 
 from watcher import __version__, telemetry  # noqa: E402
@@ -102,6 +102,8 @@ class HubSource:
         retry = BoundedRetry(settings.retries, settings.max_retry_wait.total_seconds(), sleep)
         self._transport = _Transport(settings.timeout.total_seconds(), retry, self.budget, settings.concurrency)
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="hub")
+        # Next listing pages, fetched while the current one is parsed; tasks here never wait on the pool above.
+        self.prefetch = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="hub-page")
         # One listing per author per cycle, whichever watches share the author (see shared_prefixes).
         self.prefixes = shared_prefixes(watches)
         self._listings = OnceEach()
@@ -114,6 +116,7 @@ class HubSource:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+        self.prefetch.shutdown(wait=True)
         set_client_factory(httpx2.Client)
 
     @functools.cached_property
@@ -192,7 +195,7 @@ class HubSource:
             params["search"] = prefix
         # The library's own pagination, but our own parsing: in HfApi.list_models one entry with an odd
         # date raises inside the generator and the whole author's listing is lost.
-        items = paginate(f"{self.endpoint}/api/models", params=params, headers=self._headers)
+        items = self._paginate(f"{self.endpoint}/api/models", params)
         seen: set[str] = set()
         for item in items:
             if not isinstance(item, dict):
@@ -208,6 +211,23 @@ class HubSource:
             if repo_id.partition("/")[0].lower() != author.lower():
                 continue  # the search is a substring match: someone/Qwen3.7-27B-GGUF is not ours
             yield listed_snapshot(item, scope, self.url(repo_id))
+
+    def _paginate(self, url: str, params: dict | None) -> Iterable:
+        """huggingface_hub's paginate(), but the next page (its URL is in this page's Link header) is asked
+        for while this page is parsed, so a long listing costs its round trips and little more."""
+        pending = self.prefetch.submit(self._page, url, params)
+        while pending is not None:
+            body, next_url, requests = pending.result()
+            for _ in range(requests):
+                count_request()  # made on the prefetch thread: counted for the unit that asked
+            pending = self.prefetch.submit(self._page, next_url, None) if next_url else None
+            yield from body
+
+    def _page(self, url: str, params: dict | None) -> tuple:
+        with Tally() as tally:
+            response = http_backoff("GET", url, params=params, headers=self._headers)
+            hf_raise_for_status(response)
+            return response.json(), response.links.get("next", {}).get("url"), tally.requests
 
     def _probe(self, repo_id: str, scope: str) -> RepoSnapshot:
         """A named repo: 401/404 RepoNotFound means hidden (private or not there yet), not an error."""
