@@ -102,19 +102,22 @@ def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: di
     owned = sources is None
     notifiers = list(notifiers) if notifiers is not None else notify.build(config)
     with transaction(engine) as session:
-        memory = {w.name: (queries.stored_repos(session, w.name), queries.baselined_scopes(session, w.name))
-                  for w in watches}
+        baselined = {w.name: queries.baselined_scopes(session, w.name) for w in watches}
         states = polling.load_states(session, list(SOURCES)) if owned else {}
+    loading = polling.StoredRepos(engine, [w.name for w in watches])  # read while the first requests go out
     if sources is None:  # only the sources some watch uses: a Hub-only config never loads the GitHub client
         sources = {name: build(config, states[name]) for name, build in SOURCES.items()
                    if any(getattr(w, name, None) is not None for w in watches)}
     try:
-        previous = {name: {key: stored.snapshot for key, stored in mem[0].items()} for name, mem in memory.items()}
-        reports = polling.fetch_all(watches, sources, previous, fetch, polling.watch_workers(config))
+        reports = polling.fetch_all(watches, sources, {w.name: loading.previous(w.name) for w in watches}, fetch,
+                                    polling.watch_workers(config))
     finally:
         if owned:
             for source in sources.values():
                 source.close()
+    stored = loading.result()
+    memory = {w.name: (stored[w.name], baselined[w.name]) for w in watches}
+    previous = {name: {key: repo.snapshot for key, repo in repos.items()} for name, repos in stored.items()}
     result = CycleResult(0, 0.0)
     with transaction(engine) as session:
         run = PollRun(started_at=started, errors=[], requests={})

@@ -10,7 +10,8 @@ are collected in config order, so a concurrent cycle concludes exactly what a se
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,7 +21,8 @@ from watcher.config import Watch
 from watcher.models import RepoSnapshot, SourceReport
 from watcher.sources.budget import Budget
 from watcher.sources.cache import CacheEntry, HttpCache
-from watcher.store import cache_queries
+from watcher.store import cache_queries, queries
+from watcher.store.db import transaction
 
 WATCH_WORKERS = 4  # when no config says otherwise (tests that call fetch_all directly)
 
@@ -76,6 +78,62 @@ def fetch_all(watches: Sequence[Watch], sources: dict, previous: dict[str, dict[
     for (watch, _), reports in zip(pairs, done):
         out[watch.name].extend(reports)
     return out
+
+
+class StoredRepos:
+    """The watches' stored repos, read on a thread of their own while the sources start fetching.
+
+    Why: the sources look at the previous snapshots only after their listings (file sizes, releases to
+    refresh), so reading and decoding thousands of rows need not delay the first request. A database
+    error is raised by result(), in the cycle's own thread; the sources meanwhile see no previous repos.
+    """
+
+    def __init__(self, engine, watches: Sequence[str]) -> None:
+        self._done = threading.Event()
+        self._value: dict[str, dict[str, queries.StoredRepo]] = {}
+        self._error: BaseException | None = None
+        threading.Thread(target=self._load, args=(engine, list(watches)), name="stored-repos", daemon=True).start()
+
+    def _load(self, engine, watches: list[str]) -> None:
+        try:
+            with transaction(engine) as session:
+                self._value = {name: queries.stored_repos(session, name) for name in watches}
+        except BaseException as exc:  # noqa: BLE001 - handed to the cycle's thread by result()
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> dict[str, dict[str, queries.StoredRepo]]:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def previous(self, watch: str) -> Mapping[str, RepoSnapshot]:
+        return _Previous(self, watch)
+
+
+class _Previous(Mapping):
+    """One watch's previous snapshots, waiting for the load only when a source first looks."""
+
+    def __init__(self, loader: StoredRepos, watch: str) -> None:
+        self._loader, self._watch, self._data = loader, watch, None
+
+    def _snapshots(self) -> dict[str, RepoSnapshot]:
+        if self._data is None:
+            self._loader._done.wait()
+            stored = self._loader._value.get(self._watch, {})
+            self._data = {key: repo.snapshot for key, repo in stored.items()}
+        return self._data
+
+    def __getitem__(self, key: str) -> RepoSnapshot:
+        return self._snapshots()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._snapshots())
+
+    def __len__(self) -> int:
+        return len(self._snapshots())
 
 
 def deferred_lines(reports: dict[str, list[SourceReport]], states: dict[str, SourceState]) -> list[str]:
