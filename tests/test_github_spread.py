@@ -42,13 +42,13 @@ def spread(hub, github, tmp_path):
 
 
 def test_each_cycle_stays_within_its_share_and_every_repo_gets_its_turn(spread, github):
-    cap = 55 // 4  # 15-minute cycles: four an hour share 55 requests (GitHub allows 60)
+    cap = 50 // 4  # 15-minute cycles: four an hour share 50 requests (GitHub allows 60)
     sent, probed = [], set()
     for _ in range(8):
         result, n = spread()
         sent.append(n)
         probed |= {r.path.removeprefix("/repos/") for r in github.requests if r.path.count("/") == 3}
-    assert max(sent) <= cap and sum(sent[-4:]) < 60
+    assert max(sent) <= cap + 2 and sum(sent[-4:]) < 60  # a unit that starts finishes: a probe is 3 requests
     assert set(NAMED) <= probed  # the probes rotate: no repo waits forever
     assert result.deferred and "no token" in result.deferred[0]
 
@@ -70,5 +70,5 @@ def test_status_says_the_budget_is_spread(spread, watcher):
     spread()
     watcher.config = spread.cfg
     doc = watcher.status()
-    assert doc["rate_limits"]["github"]["cycle_cap"] == 13
-    assert "no token: at most 13 request(s) per cycle" in " ".join(watcher("status").stdout.split())
+    assert doc["rate_limits"]["github"]["cycle_cap"] == 12
+    assert "no token: at most 12 request(s) per cycle" in " ".join(watcher("status").stdout.split())

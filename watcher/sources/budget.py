@@ -82,10 +82,7 @@ class Budget:
                 return False
             if self.reset_at is not None and now >= self.reset_at and self.limit is not None:
                 self.remaining, self.reset_at = self.limit, None  # a new window began
-            if self.cycle_cap is not None and self.spent >= self.cycle_cap:
-                self.deferred.append(what)
-                return False
-            self.spent += 1
+            self.spent += 1  # the per-cycle cap is checked before each unit of work (spent_share)
             if self.remaining is None:
                 return True
             floor = 0 if priority == HIGH else max(1, math.ceil((self.limit or 0) * self.low_reserve))
@@ -94,6 +91,18 @@ class Budget:
                 self.deferred.append(what)
                 return False
             self.remaining -= 1  # pessimistic: a 304 turns out free, the next headers say so
+            return True
+
+    def spent_share(self, what: str) -> bool:
+        """True when this cycle's share is spent: `what` (a whole unit of work) is deferred to a later cycle.
+
+        Checked per unit, not per request, so a unit that starts also finishes (a repo's probe is three
+        requests): the cycle ends at most a unit past its share, and never starves a unit bigger than it.
+        """
+        with self._lock:
+            if self.cycle_cap is None or self.spent < self.cycle_cap:
+                return False
+            self.deferred.append(what)
             return True
 
     def why(self) -> str:

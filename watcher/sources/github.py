@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 RELEASES_KEPT = 20
 EVENT_KINDS = {"PublicEvent", "CreateEvent", "ReleaseEvent"}
 EVENTS_PAGE = 100
-UNAUTHENTICATED_HOURLY = 55  # GitHub allows 60 an hour without a token (304s included); a margin for `watcher poll` by hand
+# GitHub allows 60 an hour without a token (304s included). The share is checked before each unit of
+# work, so a cycle may end up to two requests past it (a probe is three): 50 keeps four cycles under 60.
+UNAUTHENTICATED_HOURLY = 50
 NO_FEED_RECHECK = 24 * 3600  # an owner without an event feed is asked for one again after a day
 MAX_LISTED = 20_000  # more repos than any organisation has: a listing past this is a pagination loop
 _API_ERRORS = (GithubException, requests.RequestException, ValueError, KeyError, TypeError, AttributeError)
@@ -73,6 +75,7 @@ class GitHubSource:
         if cycles_per_hour and not os.environ.get("GITHUB_TOKEN"):
             self.budget.spread_over_hour(UNAUTHENTICATED_HOURLY, cycles_per_hour)
         self._rotation: int | None = None  # under a cap: where the next cycle's probes and refreshes start
+        self._units_run = 0
         self.clock = clock
         self.http = GitHubHttp(settings, self.budget, self.cache, settings.concurrency)
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="github")
@@ -102,8 +105,8 @@ class GitHubSource:
 
         if self.budget.cycle_cap is None:
             done = list(self.pool.map(run, work))
-        else:  # one after another, so the units that start also finish; the first one left over starts next cycle
-            done = [run(item) for item in work]
+        else:  # one after another, within the cycle's share; the first one left over starts next cycle
+            done = [self._over_share(item) or run(item) for item in work]
             stopped = next((i for i, unit in enumerate(done) if unit.deferred), None)
             self._rotation = start + stopped if stopped is not None else start
         probes = [unit for (scan, _), unit in zip(work, done) if scan is None]
@@ -225,6 +228,22 @@ class GitHubSource:
             if not body["next"]:
                 break
         return repos
+
+    def _over_share(self, item) -> Unit | None:
+        """The unit this cycle has no share left for (None: go ahead); a refresh that costs nothing still runs."""
+        scan, what = item
+        if scan is not None and not what[3]:
+            return None
+        name = what if scan is None else what[0]["full_name"]
+        if not self._units_run or not self.budget.spent_share(f"github {name}"):
+            self._units_run += 1  # at least one per cycle, even when the org scans used the whole share
+            return None
+        unit = Unit(deferred=[f"github {name}: deferred ({self.budget.why()})"])
+        if scan is not None:
+            prev = what[2]
+            unit.snapshots = [replace(prev, scope=what[1])] if prev is not None else []
+            unit.unseen = prev is None
+        return unit
 
     def _plan(self, scan: OrgScan, repo: dict[str, Any], previous: dict, named: set[str]) -> tuple:
         prev = previous.get(f"{self.name}:{repo['full_name']}")
