@@ -1,19 +1,24 @@
-"""Polling benchmark: prints the five figures of issue 6 in one run, against the project's own fakes.
+"""Polling benchmark: the watcher beside a plain listing script, in one run, against fakes in their own process.
 
-    .venv/bin/python bench/poll.py            # about four minutes on 2 cores
-    .venv/bin/python bench/poll.py --quick    # smaller naive sample, 100 daemon cycles
+    .venv/bin/python bench/poll.py            # about ten minutes on 2 busy cores
+    .venv/bin/python bench/poll.py --quick    # small worlds, short latency, 100 daemon cycles (run by a test)
 
-The fakes (tests/fakes) run in this process on 127.0.0.1 with a configurable per-request latency; the
-watcher runs for real (its sources, pools, SQLite store). GitHub is authorized (a token is set), as a
-team would run it, so 304s are free. Cycles are taken as spaced further apart than the event feed's
-X-Poll-Interval (the fake announces 0 s), like a 15-minute daemon.
+Processes: the fake Hub and GitHub (bench/world.py), the watcher (bench/drivers.py `cycles`, or
+`python -m watcher poll`), and the baseline script (bench/drivers.py `script`) each run on their own,
+so none shares a GIL with another. The baseline is what a person would write without the watcher:
+`HfApi.list_models(author=a, full=True)` for each author, one after another. The network floor is the
+time the requests need at the configured concurrency: ceil(authors / concurrency) x pages x latency.
+Figures are min / median of the repeats; the machine may be shared, so compare the min.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import datetime as dt
+import json
+import math
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -21,216 +26,200 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-os.environ.update({"NO_PROXY": "*", "GITHUB_TOKEN": "ghp_benchtoken123456"})
-os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="bench-hf-"))
-for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "HF_TOKEN", "SLACK_BOT_TOKEN",
-             "SLACK_WEBHOOK_URL", "WATCHER_DATABASE_URL", "HF_ENDPOINT", "WATCHER_CONFIG"):
-    os.environ.pop(_var, None)
-
-import requests  # noqa: E402
-import yaml  # noqa: E402
-from fakes import FakeGitHub, FakeHub  # noqa: E402
 from helpers import base_config  # noqa: E402
 
-OWNERS, PER_OWNER = 50, 10  # 50 owners x (10 Hub models + 10 GitHub repos) = 1,000 watched repos
-HEAVY = ("huggingface_hub", "github", "slack_sdk", "apscheduler")
 PY = sys.executable
+PAGE = 100  # the fake Hub's listing page size
+CONCURRENCY = 8  # huggingface.concurrency's default
+HEAVY = ("huggingface_hub", "github", "slack_sdk", "apscheduler", "alembic", "httpx2", "rich")
 
 
-class CountingGitHub(FakeGitHub):
-    """Remembers the status of every answer, to count the 304s."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.statuses: list[int] = []
-
-    def finalize(self, req, resp):
-        resp = super().finalize(req, resp)
-        with self.lock:
-            self.statuses.append(resp.status)
-        return resp
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in (
+        "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "HF_TOKEN", "GITHUB_TOKEN", "SLACK_BOT_TOKEN",
+        "SLACK_WEBHOOK_URL", "WATCHER_DATABASE_URL", "HF_ENDPOINT", "WATCHER_CONFIG", "WATCHER_NOW")}
+    env.update({"NO_PROXY": "*", "PYTHONPATH": str(ROOT), "HF_HUB_DISABLE_TELEMETRY": "1",
+                "HF_HOME": env.get("HF_HOME") or tempfile.mkdtemp(prefix="bench-hf-")})
+    return env
 
 
-def build_world(hub: FakeHub, github: FakeGitHub) -> None:
-    for o in range(OWNERS):
-        for r in range(PER_OWNER):
-            files = {"model.safetensors": 2_000_000_000} if r % 2 == 0 else {"README.md": 10}
-            hub.add_model(f"Lab{o}/Qwen3.7-{r}B", files)
-            github.add_repo(f"Lab{o}/Qwen3.7-{r}")
-        github.add_release(f"Lab{o}/Qwen3.7-0", "v1.0")
+class World:
+    """bench/world.py as a child process, steered over its stdin."""
+
+    def __init__(self, authors: int, repos: int) -> None:
+        self.proc = subprocess.Popen([PY, str(ROOT / "bench" / "world.py"), str(authors), str(repos),
+                                      "--page-size", str(PAGE)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=child_env())
+        urls = json.loads(self.proc.stdout.readline())
+        self.hub, self.github = urls["hub"], urls["github"]
+
+    def ask(self, command: str) -> str:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
 
 
-def watch_config(hub: FakeHub, github: FakeGitHub, db: Path, owners: int, patterns: int) -> Path:
-    cfg = base_config(hub.url, github.url, db)
-    include = ["Qwen3.7-*"] if patterns == 1 else [f"Qwen3.7-{i}*" for i in range(patterns)]
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, check=True, env=child_env(), **kw)
+
+
+def timed(cmd: list[str], repeats: int, ok=(0,)) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env())
+        times.append(time.perf_counter() - t)
+        if proc.returncode not in ok:
+            raise SystemExit(f"{' '.join(cmd[-3:])} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    return times
+
+
+def mm(values: list[float]) -> str:
+    return f"{min(values):.2f} / {statistics.median(values):.2f}"
+
+
+def scale_config(world: World, tmp: Path, authors: int) -> Path:
+    cfg = base_config(world.hub, world.github, tmp / f"scale-{authors}-{time.monotonic_ns()}.db")
     watch = cfg["watches"][0]
-    names = [f"Lab{o}" for o in range(owners)]
-    watch["huggingface"] = {"authors": names, "include": include}
-    watch["github"] = {"orgs": names, "include": include}
-    path = db.with_suffix(".yaml")
+    watch["huggingface"] = {"authors": [f"Lab{a}" for a in range(authors)], "include": ["Model-*"]}
+    watch.pop("github")
+    path = Path(str(cfg["database"]).removeprefix("sqlite:///")).with_suffix(".yaml")
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
-def cycle(config_path: Path):
-    from watcher import config as config_mod
-    from watcher.pipeline import run_cycle
-    from watcher.store.db import open_engine
-
-    config = config_mod.load(str(config_path))
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # the console alerts
-        return run_cycle(config, open_engine(config.database))
-
-
-def steady(hub, github, tmp: Path, owners: int, patterns: int) -> tuple[int, int, int, int]:
-    """Two warm-up cycles, then one measured: (hub requests, github requests, github 304s, github 200s)."""
-    path = watch_config(hub, github, tmp / f"o{owners}-p{patterns}.db", owners, patterns)
-    cycle(path)
-    cycle(path)
-    hub.reset_requests(), github.reset_requests()
-    github.statuses.clear()
-    cycle(path)
-    return len(hub.requests), len(github.requests), github.statuses.count(304), len(github.statuses)
+def cycle_lines(config: Path, n: int) -> list[dict]:
+    out = run([PY, str(ROOT / "bench" / "drivers.py"), "cycles", str(config), str(n)])
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    for line in lines:
+        if line["errors"]:
+            raise SystemExit(f"cycle errors: {line['errors']}")
+    return lines
 
 
-def figure_1_2(hub, github, tmp: Path) -> None:
-    print("1. Requests per steady-state cycle (Hub + GitHub)")
-    for patterns in (1, 10, 100):
-        h, g, _, _ = steady(hub, github, tmp, 1, patterns)
-        print(f"   1 author, {patterns:>3} pattern(s): {h + g:>4} ({h} Hub + {g} GitHub)")
-    share = []
-    for owners in (1, 10, 50):
-        h, g, n304, total = steady(hub, github, tmp, owners, 1)
-        share.append((owners, n304, total))
-        print(f"   {owners:>2} author(s)+org(s), 1 pattern: {h + g:>4} ({h} Hub + {g} GitHub)")
-    print("2. Share of GitHub answers that are 304 in steady state")
-    for owners, n304, total in share:
-        print(f"   {owners:>2} org(s): {n304}/{total} = {100 * n304 / max(total, 1):.0f}%")
-    default = tmp / "default.yaml"
-    default.write_text(yaml.safe_dump(base_config(hub.url, github.url, tmp / "default.db")))
-    github.add_repo("QwenLM/Qwen3.7-Coder")
-    cycle(default), cycle(default)
-    github.statuses.clear()
-    cycle(default)
-    n304, total = github.statuses.count(304), len(github.statuses)
-    print(f"   shipped Qwen watch (its named repo QwenLM/Qwen3.7 is hidden: a 404 each cycle): "
-          f"{n304}/{total} = {100 * n304 / max(total, 1):.0f}%")
+def scale_row(authors: int, repos: int, tmp: Path, latency: float, repeats: int) -> dict:
+    """One world: the watcher in-cycle and as a process, the script, the floor; quiet-cycle writes."""
+    world = World(authors, repos)
+    try:
+        config = scale_config(world, tmp, authors)
+        cycle_lines(config, 2)  # the baseline cycle (sizes fetched once) and one settling cycle
+        world.ask(f"latency {latency}")
+        steady = cycle_lines(config, repeats)
+        world.ask("reset")
+        process = timed([PY, "-m", "watcher", "--config", str(config), "poll"], repeats)
+        requests = int(world.ask("count").split()[0]) / repeats
+        authors_args = [f"Lab{a}" for a in range(authors)]
+        script = [json.loads(run([PY, str(ROOT / "bench" / "drivers.py"), "script", world.hub, *authors_args])
+                             .stdout)["seconds"] for _ in range(repeats)]
+        script_proc = timed([PY, str(ROOT / "bench" / "drivers.py"), "script", world.hub, *authors_args], repeats)
+    finally:
+        world.close()
+    pages = max(1, math.ceil(repos / PAGE))
+    return {
+        "world": f"{authors} x {repos:,}", "requests": requests,
+        "in_cycle": [s["seconds"] for s in steady], "cpu": [s["cpu"] for s in steady],
+        "wal": [s["wal_bytes"] for s in steady], "process": process, "script": script, "script_proc": script_proc,
+        "floor": math.ceil(authors / CONCURRENCY) * pages * latency, "db": str(config),
+    }
 
 
-def naive_poll(hub_url: str, gh_url: str, repos: list[tuple[str, str]]) -> float:
-    """What a simple script does: one request per Hub repo, repo + releases + tags per GitHub repo, in turn."""
-    session = requests.Session()
-    start = time.perf_counter()
-    for source, repo in repos:
-        if source == "hf":
-            session.get(f"{hub_url}/api/models/{repo}")
-        else:
-            for suffix in ("", "/releases", "/tags"):
-                session.get(f"{gh_url}/repos/{repo}{suffix}")
-    return time.perf_counter() - start
+def print_scale(rows: list[dict], latency: float) -> None:
+    print(f"1. Quiet cycle, Hub only, {latency * 1000:.0f} ms per request, concurrency {CONCURRENCY} "
+          f"(seconds, min / median)")
+    print("   | world | requests | network floor | watcher in-cycle | watcher process | CPU in cycle "
+          "| script in-loop | script process | script / watcher (min) |")
+    print("   |---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ratio = min(r["script"]) / min(r["in_cycle"])
+        print(f"   | {r['world']} | {r['requests']:.0f} | {r['floor']:.2f} | {mm(r['in_cycle'])} | {mm(r['process'])} "
+              f"| {mm(r['cpu'])} | {mm(r['script'])} | {mm(r['script_proc'])} | {ratio:.1f}x |")
+    print("2. Database writes of a quiet cycle (bytes appended to SQLite's WAL; WAL truncated before the cycle;"
+          " 4,120 B per page)")
+    for r in rows:
+        print(f"   {r['world']}: {min(r['wal']):,} B (max {max(r['wal']):,} B) = {min(r['wal']) // 4120} page(s)")
 
 
-def figure_3(hub, github, tmp: Path, sample: int) -> Path:
-    print("3. Cycle wall time, 1,000 watched repos over 50 authors/orgs, 100 ms per request")
-    path = watch_config(hub, github, tmp / "scale.db", OWNERS, 1)
-    hub.latency = github.latency = 0.1
-    t = time.perf_counter()
-    cycle(path)
-    first = time.perf_counter() - t
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        cycle(path)
-        times.append(time.perf_counter() - t)
-    project = statistics.median(times)
-    repos = [("hf", f"Lab{o}/Qwen3.7-{r}B") for o in range(OWNERS) for r in range(PER_OWNER)]
-    repos += [("gh", f"Lab{o}/Qwen3.7-{r}") for o in range(OWNERS) for r in range(PER_OWNER)]
-    picked = repos[:: max(1, len(repos) // sample)][:sample]
-    measured = naive_poll(hub.url, github.url, picked)
-    naive = measured * len(repos) / len(picked)
-    hub.latency = github.latency = 0.0
-    print(f"   watcher, steady state (median of 3): {project:.2f} s   (first cycle, baseline with sizes and "
-          f"releases: {first:.1f} s)")
-    print(f"   naive sequential per-repo poll: {naive:.0f} s   (measured {measured:.1f} s on {len(picked)} of "
-          f"{len(repos)} repos, scaled linearly)")
-    print(f"   speed-up: {naive / project:.0f}x")
-    return path
+def fill_history(db: Path, events: int) -> None:
+    """10,000 events with their (delivered) outbox rows, as months of a busy watch would leave."""
+    conn = sqlite3.connect(db)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    run_id = conn.execute("SELECT max(id) FROM poll_runs").fetchone()[0]
+    watch = conn.execute("SELECT name FROM watches").fetchone()[0]
+    for i in range(events):
+        at = (now - dt.timedelta(minutes=events - i)).isoformat(sep=" ")
+        data = json.dumps({"url": f"https://example.invalid/Lab{i % 50}/Model-{i}", "weights": True,
+                           "weight_files": 1, "weight_bytes": 2_000_000_000, "params": None, "gated": None})
+        cur = conn.execute("INSERT INTO events (watch, kind, dedup_key, source, repo_id, data, created_at, "
+                           "poll_run_id) VALUES (?, 'repo_appeared', ?, 'huggingface', ?, ?, ?, ?)",
+                           (watch, f"bench:{i}", f"Lab{i % 50}/Old-{i}", data, at, run_id))
+        conn.execute("INSERT INTO deliveries (watch, destination, event_ids, status, attempts, created_at, "
+                     "delivered_at) VALUES (?, 'console', ?, 'delivered', 1, ?, ?)",
+                     (watch, json.dumps([cur.lastrowid]), at, at))
+    conn.commit()
+    conn.close()
 
 
-def _wall(cmd: list[str], runs: int = 7) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def figure_4(config_path: Path, small_path: Path) -> None:
-    print("4. `watcher status` wall time (median of 7) and what it imports")
-    env_cmd = [PY, "-m", "watcher", "--config", str(config_path), "status"]
-    small = [PY, "-m", "watcher", "--config", str(small_path), "status"]
-    base = _wall([PY, "-c", "pass"])
-    print(f"   python -c pass: {base:.3f} s")
-    print(f"   watcher status, shipped Qwen watch: {_wall(small):.3f} s (table), "
-          f"{_wall(small + ['--json']):.3f} s (--json)")
-    print(f"   watcher status, 1,000 repos:        {_wall(env_cmd):.3f} s (table), "
-          f"{_wall(env_cmd + ['--json']):.3f} s (--json)")
-    out = subprocess.run([PY, "-X", "importtime", *env_cmd[1:]], capture_output=True, text=True, check=True)
+def status_figures(config: Path, repeats: int) -> None:
+    db = Path(yaml.safe_load(config.read_text())["database"].removeprefix("sqlite:///"))
+    fill_history(db, 10_000)
+    base = [PY, "-m", "watcher", "--config", str(config)]
+    repos = sqlite3.connect(db).execute("SELECT count(*) FROM repos").fetchone()[0]
+    print(f"3. `watcher status` on {repos:,} repos and 10,000 events (process wall seconds, min / median of {repeats})")
+    print(f"   python -c pass:            {mm(timed([PY, '-c', 'pass'], repeats))}")
+    print(f"   python -c 'import watcher.cli': {mm(timed([PY, '-c', 'import watcher.cli'], repeats))}")
+    print(f"   status --json:             {mm(timed(base + ['status', '--json'], repeats))}")
+    print(f"   status --check:            {mm(timed(base + ['status', '--check'], repeats, ok=(0, 1)))}")
+    print(f"   status (table):            {mm(timed(base + ['status'], repeats))}")
+    out = subprocess.run([PY, "-X", "importtime", *base[1:], "status", "--json"], capture_output=True, text=True,
+                         env=child_env())
     loaded = {line.split("|")[-1].strip().split(".")[0] for line in out.stderr.splitlines() if "|" in line}
     found = [m for m in HEAVY if m in loaded]
-    print(f"   python -X importtime: {len(loaded)} top-level packages imported; of {', '.join(HEAVY)}: "
-          f"{', '.join(found) if found else 'none'}")
+    print(f"   status --json imports, of {', '.join(HEAVY)}: {', '.join(found) if found else 'none'}")
 
 
-DAEMON = """
-import sys, yaml
-from watcher import config as config_mod
-from watcher.daemon import cycle_job
-from watcher.pipeline import utcnow
-from watcher.store.db import open_engine
-def rss():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-config = config_mod.load(sys.argv[1]); engine = open_engine(config.database)
-for i in range(1, int(sys.argv[2]) + 1):
-    cycle_job(config, engine, utcnow)
-    if i == 10 or i == int(sys.argv[2]):
-        print("RSS", i, round(rss(), 1), file=sys.stderr, flush=True)
-"""
-
-
-def figure_5(hub, github, tmp: Path, cycles: int) -> None:
-    print("5. Daemon RSS (the daemon's cycle job, back to back, shipped Qwen watch, no latency)")
-    path = tmp / "daemon.yaml"
-    path.write_text(yaml.safe_dump(base_config(hub.url, github.url, tmp / "daemon.db")))
-    t = time.perf_counter()
-    out = subprocess.run([PY, "-c", DAEMON, str(path), str(cycles)], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
-    took = time.perf_counter() - t
-    points = [tuple(map(float, line.split()[1:])) for line in out.stderr.splitlines() if line.startswith("RSS ")]
-    (_, first), (_, last) = points[0], points[-1]
-    growth = 100 * (last - first) / first
-    print(f"   after 10 cycles: {first:.1f} MB; after {cycles}: {last:.1f} MB; growth {growth:+.1f}%"
-          f"   ({took / cycles * 1000:.0f} ms per cycle)")
+def daemon_figure(tmp: Path, cycles: int) -> None:
+    print(f"4. Daemon RSS: the shipped Qwen watch, {cycles} poll jobs through the daemon's APScheduler, no latency")
+    world = World(0, 0)
+    try:
+        path = tmp / "daemon.yaml"
+        path.write_text(yaml.safe_dump(base_config(world.hub, world.github, tmp / "daemon.db")))
+        out = run([PY, str(ROOT / "bench" / "drivers.py"), "daemon", str(path), str(cycles)])
+    finally:
+        world.close()
+    points = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    first, last = points[0], points[-1]
+    growth = 100 * (last["rss_mb"] - first["rss_mb"]) / first["rss_mb"]
+    per = (last["seconds"] - first["seconds"]) / max(1, last["cycles"] - first["cycles"]) * 1000
+    print(f"   after {first['cycles']} cycles: {first['rss_mb']:.1f} MB; after {last['cycles']}: "
+          f"{last['rss_mb']:.1f} MB; growth {growth:+.1f}% ({per:.0f} ms per cycle)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller naive sample and 100 daemon cycles")
+    parser.add_argument("--quick", action="store_true", help="small worlds, 20 ms latency, 100 daemon cycles")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per figure (default 3, quick 2)")
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, {sys.platform}")
-    with FakeHub() as hub, CountingGitHub() as github, tempfile.TemporaryDirectory() as tmp_name:
-        github.events_poll_interval = 0
+    repeats = args.repeats or (2 if args.quick else 3)
+    latency = 0.02 if args.quick else 0.1
+    worlds = [(10, 20), (1, 300)] if args.quick else [(50, 20), (50, 100), (1, 1000), (1, 5000)]
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPU(s), load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, "
+          f"Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        build_world(hub, github)
-        figure_1_2(hub, github, tmp)
-        scale = figure_3(hub, github, tmp, 20 if args.quick else 60)
-        figure_4(scale, tmp / "default.yaml")
-        figure_5(hub, github, tmp, 100 if args.quick else 1000)
+        rows = [scale_row(a, r, tmp, latency, repeats) for a, r in worlds]
+        print_scale(rows, latency)
+        status_figures(Path(rows[0]["db"]), repeats + (0 if args.quick else 2))
+        daemon_figure(tmp, 100 if args.quick else 1000)
 
 
 if __name__ == "__main__":

@@ -216,3 +216,16 @@ def test_github_secondary_limit_stops_sending_until_retry_after(cycle, github):
     assert github.requests == [] and second.deferred and "Retry-After 900s" in second.deferred[0]
     assert hit <= 1 + 8  # the limited answer, plus at most what was already in flight on the pool
     assert not [e for e in first.events + second.events if e.kind.value == "repo_hidden"]
+
+
+def test_an_owner_without_an_event_feed_is_not_asked_for_one_every_cycle(cycle, github):
+    github.add_repo("QwenLM/Qwen3.7-Coder")
+    not_found = {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}
+    github.fail_next(2, status=404, body=not_found, path_contains="/events")  # the org feed, then the user feed
+    first = cycle()
+    assert first.errors == [] and len(github.requests_to("/events")) == 2
+    github.reset_requests()
+    github.add_release("QwenLM/Qwen3.7-Coder", "v2.0")
+    second = cycle()
+    assert github.requests_to("/events") == []
+    assert ("release_published", "QwenLM/Qwen3.7-Coder", "v2.0") in kinds(second)  # every repo still checked

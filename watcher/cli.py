@@ -168,6 +168,7 @@ def status(
     verbose: VerboseOption = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status document as JSON.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Health check: exit 0 healthy, 1 stale or never polled, 2 config/database error.")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="List every repo in the table (a big watch shows counts and the repos that matter).")] = False,
 ) -> None:
     """Show each watch's state, window, repos, last poll and pending alerts (reads the database only)."""
     from watcher.store.db import StoreError
@@ -201,7 +202,7 @@ def status(
         return
     from watcher.views import print_status
 
-    print_status(doc)
+    print_status(doc, show_all=show_all)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -416,6 +417,19 @@ class Schedule(Strict):
         return self.jitter
 
 
+def _at_least_a_day(value: dt.timedelta) -> dt.timedelta:
+    if value < dt.timedelta(days=1):
+        raise ValueError("must be at least 1d (status reads the last day of poll records)")
+    return value
+
+
+class Retention(Strict):
+    """How long history is kept. Events (the dedup memory and the cadence history) are always kept."""
+
+    poll_runs: Annotated[Duration, AfterValidator(_at_least_a_day)] = dt.timedelta(days=30)
+    delivered_alerts: Annotated[Duration, AfterValidator(_at_least_a_day)] = dt.timedelta(days=180)
+
+
 class Metrics(Strict):
     port: int = Field(default=9108, ge=0, le=65535)  # 0: any free port
     host: str = "0.0.0.0"
@@ -438,6 +452,7 @@ class Config(Strict):
     cadences: dict[str, Cadence] = {}
     metrics: Metrics | None = None
     webhooks: Webhooks | None = None  # absent: no receiver, polling only
+    retention: Retention = Retention()
     watches: list[Watch] = Field(min_length=1)
     source_path: str = Field(default="", exclude=True)
 

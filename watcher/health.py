@@ -10,14 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from watcher.config import Config, Watch
-from watcher.store.db import StoreError, safe_url, transaction
-from watcher.store.reader import NoDatabase, open_reader
-from watcher.store.tables import DaemonRun, SourceHealth
+from watcher.store import lite
 
 HEALTHY, UNHEALTHY, BROKEN = 0, 1, 2
 STALE_FACTOR = 3
@@ -37,6 +31,9 @@ def interval_of(config: Config, watch: Watch) -> dt.timedelta:
 
 
 def _missing_sqlite_file(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -47,7 +44,22 @@ def _missing_sqlite_file(url: str) -> bool:
 
 
 def check(config: Config, now: dt.datetime) -> tuple[int, str]:
-    """(exit code, one line saying why)."""
+    """(exit code, one line saying why). A plain SQLite file is read without importing SQLAlchemy."""
+    path = lite.sqlite_path(config.database)
+    if path is not None and Path(path).exists():
+        found = lite.health_rows(path)
+        if found is not None:
+            return judge(config, now, *found)
+    return _check_through_sqlalchemy(config, now)
+
+
+def _check_through_sqlalchemy(config: Config, now: dt.datetime) -> tuple[int, str]:
+    from sqlalchemy import select
+
+    from watcher.store.db import StoreError, safe_url, transaction
+    from watcher.store.reader import NoDatabase, open_reader
+    from watcher.store.tables import DaemonRun, SourceHealth
+
     if _missing_sqlite_file(config.database):
         return UNHEALTHY, f"unhealthy: no poll has run yet (database {safe_url(config.database)} does not exist)"
     try:
@@ -66,7 +78,7 @@ def check(config: Config, now: dt.datetime) -> tuple[int, str]:
     return judge(config, now, daemon, rows)
 
 
-def judge(config: Config, now: dt.datetime, daemon: DaemonRun | None, rows: list[SourceHealth]) -> tuple[int, str]:
+def judge(config: Config, now: dt.datetime, daemon, rows: list) -> tuple[int, str]:
     """Pure verdict over what the database holds, so every branch is testable without a process."""
     problems, freshest = [], None
     failing = [f"{r.watch}/{r.source} failing ({r.consecutive_failures} in a row)" for r in rows
@@ -92,7 +104,7 @@ def judge(config: Config, now: dt.datetime, daemon: DaemonRun | None, rows: list
     return HEALTHY, text + ("; " + "; ".join(failing) if failing else "")
 
 
-def _never(config: Config, watch: Watch, now: dt.datetime, daemon: DaemonRun | None) -> str | None:
+def _never(config: Config, watch: Watch, now: dt.datetime, daemon) -> str | None:
     """A watch that never polled successfully is fine only while its daemon is within the start-up grace."""
     if daemon is None or daemon.stopped_at is not None:
         return f"{watch.name}: no successful poll yet and no daemon running"

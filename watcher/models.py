@@ -109,7 +109,8 @@ class RepoSnapshot:
         return self.visible and bool(self.weight_count or self.weight_files)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        """The JSON form (tuples as lists); field by field, as asdict's deep copies cost ~0.2 ms a repo."""
+        data = {name: getattr(self, name) for name in _SNAPSHOT_FIELDS}
         data["weight_files"] = list(self.weight_files)
         data["releases"] = list(self.releases)
         data["tags"] = list(self.tags)
@@ -117,11 +118,13 @@ class RepoSnapshot:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RepoSnapshot:
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in _SNAPSHOT_FIELDS}
         for name in ("weight_files", "releases", "tags"):
             values[name] = tuple(values.get(name) or ())
         return cls(**values)
+
+
+_SNAPSHOT_FIELDS = tuple(f.name for f in dataclasses.fields(RepoSnapshot))
 
 
 @dataclass

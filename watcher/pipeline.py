@@ -19,6 +19,7 @@ from watcher.notify import outbox
 from watcher.redact import redact
 from watcher.sources import SOURCES, Source, name_matches, sanitize
 from watcher.store import queries
+from watcher.store import retention
 from watcher.store.db import transaction
 from watcher.store.tables import PollRun
 
@@ -47,14 +48,27 @@ class CycleResult:
 
 def covers(watch: Watch, snap: RepoSnapshot) -> bool:
     """Whether the watch (as configured now) still looks at this repo; config edits prune silently."""
-    owner, _, name = snap.repo_id.partition("/")
-    spec = watch.huggingface if snap.source == "huggingface" else watch.github
-    if spec is None:
-        return False
-    if snap.repo_id.lower() in {r.lower() for r in spec.repos}:
-        return True
-    owners = spec.authors if snap.source == "huggingface" else spec.orgs
-    return owner.lower() in {o.lower() for o in owners} and name_matches(name, spec.include, spec.exclude)
+    return Coverage(watch)(snap)
+
+
+class Coverage:
+    """covers() for one watch, its name sets built once per cycle instead of once per repo."""
+
+    def __init__(self, watch: Watch) -> None:
+        self.specs = {}
+        for source, spec in (("huggingface", watch.huggingface), ("github", watch.github)):
+            if spec is not None:
+                owners = spec.authors if source == "huggingface" else spec.orgs
+                self.specs[source] = (spec, {r.lower() for r in spec.repos}, {o.lower() for o in owners})
+
+    def __call__(self, snap: RepoSnapshot) -> bool:
+        if snap.source not in self.specs:
+            return False
+        spec, repos, owners = self.specs[snap.source]
+        if snap.repo_id.lower() in repos:
+            return True
+        owner, _, name = snap.repo_id.partition("/")
+        return owner.lower() in owners and name_matches(name, spec.include, spec.exclude)
 
 
 def fetch(watch: Watch, sources: dict[str, Source], previous: dict[str, RepoSnapshot]) -> list[SourceReport]:
@@ -120,26 +134,33 @@ def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: di
     with transaction(engine) as session:
         seen = observed.attach(config, session)  # windows count what earlier watches of a cadence saw
         watches = [_attached(seen, w) for w in watches]
-        memory = {w.name: (queries.previous_snapshots(session, w.name), queries.baselined_scopes(session, w.name))
-                  for w in watches}
+        baselined = {w.name: queries.baselined_scopes(session, w.name) for w in watches}
         states = polling.load_states(session, list(SOURCES)) if owned else {}
-    sources = sources if sources is not None else {name: build(config, states[name]) for name, build in SOURCES.items()}
+    loading = polling.StoredRepos(engine, [w.name for w in watches])  # read while the first requests go out
+    if sources is None:  # only the sources some watch uses: a Hub-only config never loads the GitHub client
+        sources = {name: build(config, states[name]) for name, build in SOURCES.items()
+                   if any(getattr(w, name, None) is not None for w in watches)}
     try:
-        previous = {name: mem[0] for name, mem in memory.items()}
-        reports = polling.fetch_all(watches, sources, previous, fetch)
+        reports = polling.fetch_all(watches, sources, {w.name: loading.previous(w.name) for w in watches}, fetch,
+                                    polling.watch_workers(config))
     finally:
         if owned:
             for source in sources.values():
                 source.close()
+    stored = loading.result()
+    memory = {w.name: (stored[w.name], baselined[w.name]) for w in watches}
+    previous = {name: {key: repo.snapshot for key, repo in repos.items()} for name, repos in stored.items()}
     result = CycleResult(0, 0.0)
     with transaction(engine) as session:
         run = PollRun(started_at=started, errors=[], requests={})
         session.add(run)
         session.flush()
         for watch in watches:
-            _store_watch(session, watch, memory[watch.name], reports[watch.name], run, clock, result, notifiers)
+            _store_watch(session, watch, memory[watch.name], previous[watch.name], reports[watch.name], run, clock,
+                         result, notifiers)
         source_health.record(session, config, watches, reports, run, clock(), notifiers, result)
         polling.save_states(session, states, clock())
+        retention.prune(session, config.retention, clock())
         result.deferred = polling.deferred_lines(reports, states)
         run.finished_at = clock()
         run.errors = result.errors
@@ -151,10 +172,11 @@ def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: di
     return result
 
 
-def _store_watch(session, watch: Watch, memory, reports, run, clock, result, notifiers) -> None:
-    previous, baselined = memory
-    stale = [key for key, snap in previous.items() if not covers(watch, snap)]
-    queries.drop_snapshots(session, watch.name, stale)
+def _store_watch(session, watch: Watch, memory, previous, reports, run, clock, result, notifiers) -> None:
+    stored, baselined = memory
+    covered = Coverage(watch)
+    stale = [key for key, snap in previous.items() if not covered(snap)]
+    queries.drop_snapshots(session, stored, stale)
     previous = {k: v for k, v in previous.items() if k not in stale}
     detection = detect(watch.name, previous, reports, baselined)
     events = list(detection.events)
@@ -162,7 +184,7 @@ def _store_watch(session, watch: Watch, memory, reports, run, clock, result, not
         events.extend(cadence_alerts(session, watch, detection.snapshots, clock(), events))
         observed.record(session, watch, landings(detection.snapshots, clock(), events), clock())
     now = clock()
-    queries.save_snapshots(session, watch.name, detection.snapshots.values(), detection.baselined_scopes, now)
+    queries.save_snapshots(session, watch.name, stored, detection.snapshots.values(), detection.baselined_scopes, now)
     result.events.extend(outbox.record(session, events, run.id, notifiers, now))
     for report in reports:
         result.errors.extend([*report.errors, *report.problems])

@@ -10,7 +10,8 @@ are collected in config order, so a concurrent cycle concludes exactly what a se
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -21,9 +22,16 @@ from watcher.models import RepoSnapshot, SourceReport
 from watcher.sources.budget import Budget
 from watcher.sources.cache import CacheEntry, HttpCache
 from watcher.sources.sanitize import json_safe
-from watcher.store import cache_queries
+from watcher.store import cache_queries, queries
+from watcher.store.db import transaction
 
-WATCH_WORKERS = 4
+WATCH_WORKERS = 4  # when no config says otherwise (tests that call fetch_all directly)
+
+
+def watch_workers(config) -> int:
+    """Enough (watch, source) pairs in flight to keep every source's own pool busy, and no more:
+    each pair's requests wait on its source's bounded pool, so more would only add idle threads."""
+    return config.huggingface.concurrency + config.github.concurrency
 
 
 @dataclass
@@ -32,6 +40,7 @@ class SourceState:
 
     cache: HttpCache
     budget: Budget
+    saved_budget: dict | None = None  # as loaded: an unchanged budget is not written again
 
 
 def load_states(session: Session, names: Sequence[str]) -> dict[str, SourceState]:
@@ -39,7 +48,8 @@ def load_states(session: Session, names: Sequence[str]) -> dict[str, SourceState
     states = {}
     for name in names:
         entries = {key: CacheEntry(*values) for key, values in cache_queries.load_cache(session, name).items()}
-        states[name] = SourceState(HttpCache(entries), Budget.from_dict(name, budgets.get(name)))
+        budget = Budget.from_dict(name, budgets.get(name))
+        states[name] = SourceState(HttpCache(entries), budget, budget.to_dict() if name in budgets else None)
     return states
 
 
@@ -47,7 +57,9 @@ def save_states(session: Session, states: dict[str, SourceState], now: dt.dateti
     for name, state in states.items():
         changed = {key: (e.etag, e.last_modified, e.body) for key, e in state.cache.changed().items()}
         cache_queries.save_cache(session, name, changed, now)
-        cache_queries.save_budget(session, name, json_safe(state.budget.to_dict()), now)
+        budget = json_safe(state.budget.to_dict())
+        if budget != state.saved_budget:
+            cache_queries.save_budget(session, name, budget, now)
 
 
 Fetch = Callable[[Watch, dict, dict[str, RepoSnapshot]], list[SourceReport]]
@@ -67,6 +79,62 @@ def fetch_all(watches: Sequence[Watch], sources: dict, previous: dict[str, dict[
     for (watch, _), reports in zip(pairs, done):
         out[watch.name].extend(reports)
     return out
+
+
+class StoredRepos:
+    """The watches' stored repos, read on a thread of their own while the sources start fetching.
+
+    Why: the sources look at the previous snapshots only after their listings (file sizes, releases to
+    refresh), so reading and decoding thousands of rows need not delay the first request. A database
+    error is raised by result(), in the cycle's own thread; the sources meanwhile see no previous repos.
+    """
+
+    def __init__(self, engine, watches: Sequence[str]) -> None:
+        self._done = threading.Event()
+        self._value: dict[str, dict[str, queries.StoredRepo]] = {}
+        self._error: BaseException | None = None
+        threading.Thread(target=self._load, args=(engine, list(watches)), name="stored-repos", daemon=True).start()
+
+    def _load(self, engine, watches: list[str]) -> None:
+        try:
+            with transaction(engine) as session:
+                self._value = {name: queries.stored_repos(session, name) for name in watches}
+        except BaseException as exc:  # noqa: BLE001 - handed to the cycle's thread by result()
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> dict[str, dict[str, queries.StoredRepo]]:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def previous(self, watch: str) -> Mapping[str, RepoSnapshot]:
+        return _Previous(self, watch)
+
+
+class _Previous(Mapping):
+    """One watch's previous snapshots, waiting for the load only when a source first looks."""
+
+    def __init__(self, loader: StoredRepos, watch: str) -> None:
+        self._loader, self._watch, self._data = loader, watch, None
+
+    def _snapshots(self) -> dict[str, RepoSnapshot]:
+        if self._data is None:
+            self._loader._done.wait()
+            stored = self._loader._value.get(self._watch, {})
+            self._data = {key: repo.snapshot for key, repo in stored.items()}
+        return self._data
+
+    def __getitem__(self, key: str) -> RepoSnapshot:
+        return self._snapshots()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._snapshots())
+
+    def __len__(self) -> int:
+        return len(self._snapshots())
 
 
 def deferred_lines(reports: dict[str, list[SourceReport]], states: dict[str, SourceState]) -> list[str]:

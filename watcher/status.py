@@ -124,7 +124,7 @@ def _watch(session, watch, today: dt.date, counts) -> dict[str, Any]:
         "history_windows": _history_windows(watch),
         "last_poll_at": _iso(memory.last_poll_at) if memory else None,
         "pending_alerts": counts.get((watch.name, queries.PENDING), 0),
-        "repos": [_repo(r) for r in rows],
+        "repos": [_repo(r, memory.last_poll_at if memory else None) for r in rows],
     }
 
 
@@ -143,12 +143,14 @@ def _landings(session, watch: str, rows, memory) -> list[vs.Landing]:
             continue
         created = vs.parse_day(row.snapshot.get("created_at"))
         at_start = memory is not None and row.weights_seen <= memory.created_at
-        day = said.get(row.repo_id) or (created if at_start and created else row.weights_seen.date())
-        out.append(vs.Landing(row.repo_id, day, row.snapshot.get("url"), "createdAt" if at_start and created else "seen"))
+        by_created = at_start and created is not None and created <= row.weights_seen.date()  # never after we saw it
+        day = said.get(row.repo_id) or (created if by_created else row.weights_seen.date())
+        out.append(vs.Landing(row.repo_id, day, row.snapshot.get("url"), "createdAt" if by_created else "seen"))
     return out
 
 
-def _repo(row) -> dict[str, Any]:
+def _repo(row, last_poll: dt.datetime | None) -> dict[str, Any]:
+    """A visible repo was seen at the watch's last poll: its row is written only when it changes."""
     snap = row.snapshot
     return {
         "source": row.source,
@@ -162,7 +164,7 @@ def _repo(row) -> dict[str, Any]:
         "status": snap.get("status"),
         "first_seen": _iso(row.first_seen),
         "weights_seen": _iso(row.weights_seen),
-        "last_seen": _iso(row.last_seen),
+        "last_seen": _iso(max(filter(None, (row.last_seen, last_poll))) if row.visible and last_poll else row.last_seen),
         "latest_release": (snap.get("releases") or snap.get("tags") or [None])[0],
         "url": snap.get("url"),
     }

@@ -30,7 +30,7 @@ def _when(value: str | None) -> str:
     return value[:16].replace("T", " ") if value else "-"
 
 
-def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
+def print_status(doc: dict[str, Any], console: Console | None = None, show_all: bool = False) -> None:
     console = console or _console()
     doc = markup_safe(doc)  # every value from the database is data, never markup or control characters
     last = doc.get("last_poll")
@@ -53,10 +53,10 @@ def print_status(doc: dict[str, Any], console: Console | None = None) -> None:
         console.print(f"  {item['status']} #{item['id']} {item['watch']} -> {item['destination']}: "
                       f"{item.get('last_error') or _not_yet(item)} ({item['attempts']} attempt(s))", highlight=False)
     for watch in doc["watches"]:
-        console.print(_watch_table(watch))
+        console.print(_watch_table(watch, show_all))
         if watch.get("window"):
             console.print(_window_line(watch), highlight=False)
-        for line in variant_lines(watch):
+        for line in variant_lines(watch, show_all):
             console.print(line, highlight=False, soft_wrap=True)
 
 
@@ -80,14 +80,24 @@ def _window_line(watch: dict[str, Any]) -> str:
     return text + (f"; history says: {'; '.join(others)}" if others else "")
 
 
-def variant_lines(watch: dict[str, Any]) -> list[str]:
-    """One line per expected variant: its window, its state, the repo that fulfilled it; then why and how sure."""
+def variant_lines(watch: dict[str, Any], show_all: bool = False) -> list[str]:
+    """One line per expected variant: its window, its state, the repo that fulfilled it; then why and how sure.
+
+    Variants nobody expected (a watch without `variants:` on a big drop) are summed up in one line unless
+    `--all`, like the repo table: the lines that matter must not scroll away."""
     lines = []
+    variants = watch.get("variants") or []
+    unexpected = [v for v in variants if not v["window"]["start"]]
+    if not show_all and len(unexpected) > SUMMARY_ROWS:
+        variants = [v for v in variants if v["window"]["start"]]
+        shown = ", ".join(v["variant"] for v in unexpected[:5])
+        lines.append(f"    {len(unexpected)} variant(s) nobody listed also landed ({shown}, ...; "
+                     "watcher status --all lists them)")
     if watch.get("state_by_window"):
         lines.append(f"    no poll has succeeded yet, so the state is unknown; by the window alone: {watch['state_by_window']}")
     if watch.get("late_variants"):
         lines.append(f"    late: {watch['late_variants']}")
-    for var in watch.get("variants") or []:
+    for var in variants:
         win = var["window"]
         expected = f"expected {win['start']} to {win['end']} (most likely {win['median']})" if win["start"] else \
             "not expected"
@@ -116,12 +126,36 @@ def _budget_line(source: str, b: dict[str, Any]) -> str:
         line += f", resets {_when(b['reset_at'])}"
     if b.get("blocked_until"):
         line += f"; paused until {_when(b['blocked_until'])} ({b.get('blocked_reason') or 'rate limited'})"
+    if b.get("cycle_cap"):
+        line += (f"; no token: at most {b['cycle_cap']} request(s) per cycle to stay under the hourly limit, "
+                 "repos spread over cycles")
     if b.get("deferred"):
         line += f"; last cycle deferred {b['deferred']} request(s)"
     return line
 
 
-def _watch_table(watch: dict[str, Any]) -> Table:
+SUMMARY_ROWS = 15  # a watch with more repos shows counts and the repos that matter (`status --all`: every one)
+
+
+def shown_repos(repos: list[dict[str, Any]], show_all: bool = False) -> list[dict[str, Any]]:
+    """The rows worth a line: hidden repos (what the watch waits for), then the newest sightings."""
+    if show_all or len(repos) <= SUMMARY_ROWS:
+        return repos
+    hidden = [r for r in repos if not r["visible"]]
+    newest = sorted((r for r in repos if r["visible"]), reverse=True,
+                    key=lambda r: (r.get("weights_seen") or "", r.get("first_seen") or ""))
+    picked = {id(r) for r in (hidden + newest)[:SUMMARY_ROWS]}
+    return [r for r in repos if id(r) in picked]
+
+
+def repo_counts(repos: list[dict[str, Any]]) -> str:
+    weights = sum(1 for r in repos if r["weights"])
+    visible = sum(1 for r in repos if r["visible"])
+    return (f"{len(repos):,} repos: {visible:,} visible ({weights:,} with weights), "
+            f"{len(repos) - visible:,} hidden or gone")
+
+
+def _watch_table(watch: dict[str, Any], show_all: bool = False) -> Table:
     state = watch["state"]
     window = watch["expected_window"]
     when = ""
@@ -135,10 +169,15 @@ def _watch_table(watch: dict[str, Any]) -> Table:
              f"{window['start']} to {window['end']}{when}; flagship {watch['flagship']['name']} "
              f"{watch['flagship']['released']}; last poll {_when(watch.get('last_poll_at'))}; "
              f"{watch.get('pending_alerts', 0)} alert(s) pending")
-    table = Table(title=title, title_justify="left", expand=False)
+    shown = shown_repos(watch["repos"], show_all)
+    caption = None
+    if len(shown) < len(watch["repos"]):
+        caption = (f"{repo_counts(watch['repos'])}; showing the {len(shown)} hidden or newest "
+                   f"(watcher status --all lists every repo)")
+    table = Table(title=title, title_justify="left", expand=False, caption=caption, caption_justify="left")
     for column in ("source", "repo", "visible", "weights", "size", "params", "first seen", "release"):
         table.add_column(column)
-    for repo in watch["repos"]:
+    for repo in shown:
         visible = "yes" if repo["visible"] else f"hidden ({repo['status']})" if repo.get("status") else "no"
         table.add_row(
             repo["source"], repo["id"], visible,

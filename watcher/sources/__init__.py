@@ -35,13 +35,24 @@ def _build_hf(config: Config, state=None) -> Source:
     """`state` (polling.SourceState): the HTTP cache and rate-limit budget loaded from the database."""
     from watcher.sources.hf import HubSource
 
-    return HubSource(config.huggingface, cache=getattr(state, "cache", None), budget=getattr(state, "budget", None))
+    return HubSource(config.huggingface, cache=getattr(state, "cache", None), budget=getattr(state, "budget", None),
+                     watches=config.watches)
 
 
 def _build_github(config: Config, state=None) -> Source:
     from watcher.sources.github import GitHubSource
 
-    return GitHubSource(config.github, cache=getattr(state, "cache", None), budget=getattr(state, "budget", None))
+    return GitHubSource(config.github, cache=getattr(state, "cache", None), budget=getattr(state, "budget", None),
+                        cycles_per_hour=github_cycles_per_hour(config))
+
+
+def github_cycles_per_hour(config: Config) -> float:
+    """How many scheduled cycles an hour poll GitHub: the shared job, plus each watch with its own interval
+    (the daemon's poll groups)."""
+    users = [w for w in config.watches if w.github is not None]
+    own = [w.poll_interval for w in users if w.poll_interval]
+    shared = [config.schedule.poll_interval] if any(not w.poll_interval for w in users) else []
+    return sum(3600 / every.total_seconds() for every in shared + own)
 
 
 SOURCES: dict[str, Callable[..., Source]] = {

@@ -85,7 +85,18 @@ class Budget:
         self.blocked_until: float | None = None
         self.blocked_reason: str | None = None
         self.deferred: list[str] = []
+        self.cycle_cap: int | None = None  # at most this many requests this cycle (see spread_over_hour)
+        self.spent = 0
+        self.rotation = 0  # where the next cycle starts in a list of work spread over cycles
         self._lock = threading.Lock()
+
+    def spread_over_hour(self, hourly: int, cycles_per_hour: float) -> None:
+        """Cap each cycle at its share of an hourly allowance, so the hour stays under it whatever the work.
+
+        GitHub without a token allows 60 requests an hour and counts 304s too; a watch with a few orgs
+        and named repos needs more than that per cycle, so each cycle does its share and the rest waits.
+        """
+        self.cycle_cap = max(1, math.floor(hourly / max(cycles_per_hour, 1e-9)))
 
     # -- planning ---------------------------------------------------------------------------
     def allow(self, priority: str, what: str) -> bool:
@@ -97,13 +108,27 @@ class Budget:
                 return False
             if self.reset_at is not None and now >= self.reset_at and self.limit is not None:
                 self.remaining, self.reset_at = self.limit, None  # a new window began
+            self.spent += 1  # the per-cycle cap is checked before each unit of work (spent_share)
             if self.remaining is None:
                 return True
             floor = 0 if priority == HIGH else max(1, math.ceil((self.limit or 0) * self.low_reserve))
             if self.remaining <= floor:
+                self.spent -= 1
                 self.deferred.append(what)
                 return False
             self.remaining -= 1  # pessimistic: a 304 turns out free, the next headers say so
+            return True
+
+    def spent_share(self, what: str) -> bool:
+        """True when this cycle's share is spent: `what` (a whole unit of work) is deferred to a later cycle.
+
+        Checked per unit, not per request, so a unit that starts also finishes (a repo's probe is three
+        requests): the cycle ends at most a unit past its share, and never starves a unit bigger than it.
+        """
+        with self._lock:
+            if self.cycle_cap is None or self.spent < self.cycle_cap:
+                return False
+            self.deferred.append(what)
             return True
 
     def why(self) -> str:
@@ -111,6 +136,9 @@ class Budget:
         now = self.clock()
         if self.blocked_until is not None and now < self.blocked_until:
             return f"{self.blocked_reason or 'rate limited'}; waiting until {_iso(self.blocked_until)}"
+        if self.cycle_cap is not None and self.spent >= self.cycle_cap:
+            return (f"no token: {self.cycle_cap} request(s) per cycle keep the hour under the unauthenticated "
+                    f"limit; the rest is spread over the next cycles")
         if self.remaining is not None:
             resets = f", resets {_iso(self.reset_at)}" if self.reset_at else ""
             return f"rate-limit budget low: {self.remaining} of {self.limit} left{resets}"
@@ -175,6 +203,8 @@ class Budget:
             "blocked_reason": self.blocked_reason if blocked else None,
             "deferred": len(self.deferred),
             "deferred_work": self.deferred[:20],
+            "cycle_cap": self.cycle_cap,
+            "rotation": self.rotation,
         }
 
     @classmethod
@@ -187,4 +217,5 @@ class Budget:
         if budget.blocked_until is not None and budget.blocked_until > ceiling:
             budget.blocked_until = ceiling
         budget.blocked_reason = data.get("blocked_reason")
+        budget.rotation = _int(data.get("rotation")) or 0
         return budget

@@ -12,6 +12,7 @@ assembled in config order, so concurrency never changes what a cycle concludes.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 RELEASES_KEPT = 20
 EVENT_KINDS = {"PublicEvent", "CreateEvent", "ReleaseEvent"}
 EVENTS_PAGE = 100
+# GitHub allows 60 an hour without a token (304s included). The share is checked before each unit of
+# work, so a cycle may end up to two requests past it (a probe is three): 50 keeps four cycles under 60.
+UNAUTHENTICATED_HOURLY = 50
+NO_FEED_RECHECK = 24 * 3600  # an owner without an event feed is asked for one again after a day
 MAX_LISTED = 20_000  # more repos than any organisation has: a listing past this is a pagination loop
 _API_ERRORS = (GithubException, requests.RequestException, ValueError, KeyError, TypeError, AttributeError)
 
@@ -49,6 +54,7 @@ class Unit:
     complete: set[str] = field(default_factory=set)
     requests: int = 0
     problems: list[str] = field(default_factory=list)  # per repo; not a failure of the source
+    unseen: bool = False  # a repo new to us could not be refreshed: its scope is not complete this cycle
 
 
 @dataclass
@@ -66,9 +72,13 @@ class GitHubSource:
     name = Source.GITHUB.value
 
     def __init__(self, settings: GitHubSettings, cache: HttpCache | None = None, budget: Budget | None = None,
-                 clock=time.time) -> None:
+                 clock=time.time, cycles_per_hour: float | None = None) -> None:
         self.cache = cache if cache is not None else HttpCache()
         self.budget = budget if budget is not None else Budget(self.name)
+        if cycles_per_hour and not os.environ.get("GITHUB_TOKEN"):
+            self.budget.spread_over_hour(UNAUTHENTICATED_HOURLY, cycles_per_hour)
+        self._rotation: int | None = None  # under a cap: where the next cycle's probes and refreshes start
+        self._units_run = 0
         self.clock = clock
         self.http = GitHubHttp(settings, self.budget, self.cache, settings.concurrency)
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="github")
@@ -78,6 +88,8 @@ class GitHubSource:
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.http.close()
+        if self._rotation is not None:
+            self.budget.rotation = self._rotation
 
     def poll(self, watch: Watch, previous: dict[str, RepoSnapshot]) -> SourceReport:
         report = SourceReport(self.name)
@@ -85,17 +97,33 @@ class GitHubSource:
         if spec is None:
             return report
         scans = list(self.pool.map(lambda org: self._scan_org(watch, org), spec.orgs))
-        probes = list(self.pool.map(lambda name: self._probe(name, previous), spec.repos))
-        jobs = [(scan, repo) for scan in scans for repo in scan.repos]
         named = {name.lower() for name in spec.repos}  # their own probe fetches their releases
-        plans = [self._plan(scan, repo, previous, named) for scan, repo in jobs]
-        done = list(self.pool.map(lambda plan: self._refresh(*plan), plans))
-        for (scan, _), unit in zip(jobs, done):
+        # Probes and refreshes in one list, so that under a per-cycle cap both get their turns.
+        work = [(None, name) for name in spec.repos]
+        work += [(scan, self._plan(scan, repo, previous, named)) for scan in scans for repo in scan.repos]
+        start = self.budget.rotation % len(work) if work and self.budget.cycle_cap is not None else 0
+        work = work[start:] + work[:start]
+
+        def run(item) -> Unit:
+            return self._probe(item[1], previous) if item[0] is None else self._refresh(*item[1])
+
+        if self.budget.cycle_cap is None:
+            done = list(self.pool.map(run, work))
+        else:  # one after another, within the cycle's share; the first one left over starts next cycle
+            done = [self._over_share(item) or run(item) for item in work]
+            stopped = next((i for i, unit in enumerate(done) if unit.deferred), None)
+            self._rotation = start + stopped if stopped is not None else start
+        probes = [unit for (scan, _), unit in zip(work, done) if scan is None]
+        for (scan, _), unit in zip(work, done):
+            if scan is None:
+                continue
             scan.snapshots.extend(unit.snapshots)
             scan.problems.extend(unit.errors)  # one repo's releases: the org listing itself worked
             scan.failed_refreshes += len(unit.errors)
             scan.deferred.extend(unit.deferred)
             scan.requests += unit.requests
+            if unit.unseen:  # else its later first sighting would look like a new repo, or be a silent baseline
+                scan.complete.clear()
         found: dict[str, RepoSnapshot] = {}
         for unit in [*scans, *probes]:
             for snap in unit.snapshots:
@@ -152,6 +180,9 @@ class GitHubSource:
         cursor = self.cache.get(key)
         state = dict(cursor.body) if cursor and isinstance(cursor.body, dict) else {}
         kind, now = state.get("kind", "orgs"), self.clock()
+        if state.get("feed") == "none" and now < state.get("recheck_at", 0) <= now + NO_FEED_RECHECK:
+            scan.dirty = None  # known to have no feed: straight to the listing, every repo checked
+            return kind
         if state and now < state.get("next_at", 0) <= now + 3600:
             return kind  # X-Poll-Interval: asked too early; the next cycle reads what we skip now
         path = f"/orgs/{org}/events" if kind == "orgs" else f"/users/{org}/events/public"
@@ -164,6 +195,10 @@ class GitHubSource:
                                         save=False, what=f"user {org} events")
             except UnknownObjectException:
                 scan.dirty = None  # no feed to read: every repo's details are asked (conditionally)
+                # Remembered (not a cursor: saved whatever the cycle's outcome), so the next cycles do not
+                # spend two requests on endpoints that do not exist; asked again after NO_FEED_RECHECK.
+                self.cache.put(key, CacheEntry(None, None, {"kind": kind, "feed": "none",
+                                                            "recheck_at": now + NO_FEED_RECHECK}))
                 return kind
         interval = _number(fetched.headers.get("X-Poll-Interval"), 60)
         last_id = state.get("last_id") if state.get("kind", kind) == kind else None
@@ -207,6 +242,22 @@ class GitHubSource:
                 break
         return repos
 
+    def _over_share(self, item) -> Unit | None:
+        """The unit this cycle has no share left for (None: go ahead); a refresh that costs nothing still runs."""
+        scan, what = item
+        if scan is not None and not what[3]:
+            return None
+        name = what if scan is None else what[0]["full_name"]
+        if not self._units_run or not self.budget.spent_share(f"github {name}"):
+            self._units_run += 1  # at least one per cycle, even when the org scans used the whole share
+            return None
+        unit = Unit(deferred=[f"github {name}: deferred ({self.budget.why()})"])
+        if scan is not None:
+            prev = what[2]
+            unit.snapshots = [replace(prev, scope=what[1])] if prev is not None else []
+            unit.unseen = prev is None
+        return unit
+
     def _plan(self, scan: OrgScan, repo: dict[str, Any], previous: dict, named: set[str]) -> tuple:
         prev = previous.get(f"{self.name}:{repo['full_name'].lower()}")
         name = repo["full_name"].lower()
@@ -229,10 +280,12 @@ class GitHubSource:
                 unit.deferred.append(str(exc))
                 if prev is not None:  # unchanged as far as we know; the un-advanced cursor brings it back
                     unit.snapshots.append(replace(prev, scope=scope))
+                unit.unseen = prev is None
             except _API_ERRORS as exc:
                 unit.errors.append(f"github {repo['full_name']} releases: {describe_error(exc)}")
                 if prev is not None:
                     unit.snapshots.append(replace(prev, scope=scope))
+                unit.unseen = prev is None
         unit.requests = tally.requests
         return unit
 

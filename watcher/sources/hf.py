@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import logging
 import os
 import threading
@@ -15,8 +17,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import httpcore2  # noqa: E402
 import httpx2  # noqa: E402
-from huggingface_hub import HfApi, ModelInfo, constants, set_client_factory  # noqa: E402
-from huggingface_hub.utils import build_hf_headers, paginate  # noqa: E402
+from huggingface_hub import constants, set_client_factory  # noqa: E402
+from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff  # noqa: E402
 from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: E402
 
 from watcher import __version__, deadline, telemetry  # noqa: E402
@@ -36,6 +38,12 @@ _BAD_DATA = (ValueError, KeyError, TypeError, AttributeError)
 LIST_FIELDS = ["sha", "createdAt", "lastModified", "private", "gated", "disabled", "siblings", "safetensors"]
 
 
+@functools.cache
+def _tls_context():
+    """Loading the CA bundle costs ~0.1 s of CPU: once per process, not once per cycle."""
+    return httpx2.create_ssl_context()
+
+
 class _Transport(httpx2.BaseTransport):
     """Every Hub request goes through here: the budget, a timeout on each call, our own bounded retry, a count.
 
@@ -46,7 +54,7 @@ class _Transport(httpx2.BaseTransport):
 
     def __init__(self, endpoint: str, timeout: float, retry: BoundedRetry, budget: Budget, pool_size: int) -> None:
         limits = httpx2.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
-        self._inner = httpx2.HTTPTransport(limits=limits)
+        self._inner = httpx2.HTTPTransport(limits=limits, verify=_tls_context())
         # httpcore's documented extension point: every socket read clamped to the wall-clock deadlines.
         pool = self._inner._pool
         pool._network_backend = deadline.httpcore_backend(httpcore2, pool._network_backend)
@@ -120,7 +128,8 @@ class HubSource:
     name = Source.HUGGINGFACE.value
 
     def __init__(self, settings: HubSettings, sleep: Callable[[float], None] = time.sleep,
-                 cache: HttpCache | None = None, budget: Budget | None = None) -> None:
+                 cache: HttpCache | None = None, budget: Budget | None = None,
+                 watches: Iterable[Watch] = ()) -> None:
         self.endpoint = settings.endpoint.rstrip("/")
         self.budget = budget if budget is not None else Budget(self.name)
         self.cache = cache if cache is not None else HttpCache()  # the Hub's listings are not conditional yet
@@ -129,16 +138,29 @@ class HubSource:
                                      settings.concurrency)
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="hub")
         self.deadline_at = deadline.now() + settings.max_poll_time.total_seconds()  # this source, this cycle
+        # Next listing pages, fetched while the current one is parsed; tasks here never wait on the pool above.
+        self.prefetch = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="hub-page")
+        # One listing per author per cycle, whichever watches share the author (see shared_prefixes).
+        self.prefixes = shared_prefixes(watches)
+        self._listings = OnceEach()
+        self._trees = OnceEach()
         # The client factory is process-wide in huggingface_hub; one source object lives per cycle.
         set_client_factory(lambda: httpx2.Client(transport=self._transport, follow_redirects=True))
         constants.HF_HUB_DISABLE_TELEMETRY = True  # also when the library was imported before us
-        token = os.environ.get("HF_TOKEN") or False
-        self.api = HfApi(endpoint=self.endpoint, token=token, library_name="watcher", library_version=__version__)
+        token = self._token = os.environ.get("HF_TOKEN") or False
         self._headers = build_hf_headers(token=token, library_name="watcher", library_version=__version__)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+        self.prefetch.shutdown(wait=True)
         set_client_factory(httpx2.Client)
+
+    @functools.cached_property
+    def api(self):
+        """HfApi, for probes and file trees only: importing it costs more than a quiet cycle's listings."""
+        from huggingface_hub import HfApi
+
+        return HfApi(endpoint=self.endpoint, token=self._token, library_name="watcher", library_version=__version__)
 
     def poll(self, watch: Watch, previous: dict[str, RepoSnapshot]) -> SourceReport:
         """Authors and named repos concurrently, then the size lookups; merged in config order."""
@@ -160,7 +182,12 @@ class HubSource:
             report.errors.extend(errors)
             report.deferred.extend(deferred)
             report.requests += requests
-        sized = list(self.pool.map(lambda snap: self._sized(snap, previous.get(snap.key)), found.values()))
+        # Only the repos whose sizes need a request go to the pool; the rest (every repo of a quiet cycle)
+        # cost no thread hand-off.
+        asking = {snap.key: snap for snap in found.values() if needs_tree(snap, previous.get(snap.key))}
+        asked = dict(zip(asking, self.pool.map(lambda snap: self._sized(snap, previous.get(snap.key)),
+                                                asking.values())))
+        sized = [asked[s.key] if s.key in asked else self._sized(s, previous.get(s.key)) for s in found.values()]
         for snap, errors, deferred, requests in sized:
             report.repos.append(snap)
             report.problems.extend(errors)  # one repo's sizes: the listing itself worked
@@ -171,12 +198,21 @@ class HubSource:
         return report
 
     def _unit(self, kind: str, name: str, spec) -> tuple:
-        """One author listing or one named-repo probe, on a worker thread."""
+        """One author listing (shared by every watch of the author this cycle) or one named-repo probe."""
+        if kind == "author":
+            prefix = self.prefixes.get(name.lower(), search_prefix(spec.include))
+            (listed, scope, errors, deferred, requests), first = self._listings.get(
+                (name.lower(), prefix), lambda: self._attempt(kind, name, prefix))
+            snaps = [s for s in listed if name_matches(s.repo_id.partition("/")[2], spec.include, spec.exclude)]
+            return snaps, scope, errors, deferred, requests if first else 0
+        return self._attempt(kind, name)
+
+    def _attempt(self, kind: str, name: str, prefix: str = "") -> tuple:
         snaps, errors, deferred, scope = [], [], [], f"hf:{kind}:{name.lower()}"
         with Tally() as tally, deadline.until(self.deadline_at):
             try:
                 if kind == "author":
-                    snaps = list(self._list_author(name, spec.include, spec.exclude, scope, tally))
+                    snaps = list(self._list_author(name, prefix, scope, tally))
                 else:
                     snaps = [self._probe(name, scope)]
             except Deferred as exc:
@@ -193,22 +229,22 @@ class HubSource:
             snap = self._with_sizes(snap, prev, report)
         return snap, report.errors, report.deferred, tally.requests
 
-    def _list_author(self, author: str, include: list[str], exclude: list[str], scope: str,
-                     tally: Tally) -> Iterable[RepoSnapshot]:
-        """One listing per author, narrowed by the patterns' shared literal prefix when there is one."""
-        prefix = search_prefix(include)
+    def _list_author(self, author: str, prefix: str, scope: str, tally: Tally) -> Iterable[RepoSnapshot]:
+        """Every repo of the author (the watches filter by name), narrowed by the literal prefix all the
+        watches' patterns for this author share, when there is one."""
         params: dict = {"author": author, "expand": LIST_FIELDS}
         if prefix:
             params["search"] = prefix
         # The library's own pagination, but our own parsing: in HfApi.list_models one entry with an odd
         # date raises inside the generator and the whole author's listing is lost.
-        items = paginate(f"{self.endpoint}/api/models", params=params, headers=self._headers)
+        items = self._paginate(f"{self.endpoint}/api/models", params)
         seen: set[str] = set()
         for item in items:
             if tally.requests > MAX_PAGES:
                 raise ValueError(f"pagination does not end (more than {MAX_PAGES} pages)")
-            info = tolerant_model_info(item)
-            repo_id = info.id
+            if not isinstance(item, dict):
+                raise ValueError(f"malformed listing entry: {str(item)[:80]!r}")
+            repo_id = item.get("id")
             if not isinstance(repo_id, str) or "/" not in repo_id:
                 raise ValueError(f"malformed listing entry (id {repo_id!r})")
             if len(repo_id) > MAX_ID_LENGTH:
@@ -216,10 +252,26 @@ class HubSource:
             if repo_id in seen or len(seen) >= MAX_LISTED:
                 raise ValueError(f"pagination does not end (repeats {repo_id} after {len(seen)} models)")
             seen.add(repo_id)
-            owner, _, name = repo_id.partition("/")
-            if owner.lower() != author.lower() or not name_matches(name, include, exclude):
+            if repo_id.partition("/")[0].lower() != author.lower():
                 continue  # the search is a substring match: someone/Qwen3.7-27B-GGUF is not ours
-            yield self._snapshot(info, scope)
+            yield listed_snapshot(item, scope, self.url(repo_id))
+
+    def _paginate(self, url: str, params: dict | None) -> Iterable:
+        """huggingface_hub's paginate(), but the next page (its URL is in this page's Link header) is asked
+        for while this page is parsed, so a long listing costs its round trips and little more."""
+        pending = self.prefetch.submit(self._page, url, params)
+        while pending is not None:
+            body, next_url, requests = pending.result()
+            for _ in range(requests):
+                count_request()  # made on the prefetch thread: counted for the unit that asked
+            pending = self.prefetch.submit(self._page, next_url, None) if next_url else None
+            yield from body
+
+    def _page(self, url: str, params: dict | None) -> tuple:
+        with Tally() as tally, deadline.until(self.deadline_at):  # the prefetch thread keeps the source's deadline
+            response = http_backoff("GET", url, params=params, headers=self._headers)
+            hf_raise_for_status(response)
+            return response.json(), response.links.get("next", {}).get("url"), tally.requests
 
     def _probe(self, repo_id: str, scope: str) -> RepoSnapshot:
         """A named repo: 401/404 RepoNotFound means hidden (private or not there yet), not an error."""
@@ -263,8 +315,7 @@ class HubSource:
         if prev is not None and prev.sha == snap.sha and prev.weight_bytes is not None:
             return _replace(snap, weight_bytes=prev.weight_bytes)
         try:
-            entries = self.api.list_repo_tree(snap.repo_id, recursive=True, revision=snap.sha)
-            total = sum(e.size or 0 for e in entries if getattr(e, "size", None) and is_weight_file(e.path))
+            total, _ = self._trees.get((snap.repo_id, snap.sha), lambda: self._weight_bytes(snap))
             return _replace(snap, weight_bytes=total)
         except Deferred as exc:
             report.deferred.append(str(exc))
@@ -273,19 +324,112 @@ class HubSource:
             report.errors.append(f"huggingface {snap.repo_id} file sizes: {describe_error(exc)}")
             return snap
 
+    def _weight_bytes(self, snap: RepoSnapshot) -> int:
+        entries = self.api.list_repo_tree(snap.repo_id, recursive=True, revision=snap.sha)
+        return sum(e.size or 0 for e in entries if getattr(e, "size", None) and is_weight_file(e.path))
+
     def url(self, repo_id: str) -> str:
         return f"{self.endpoint}/{repo_id}"
 
 
-def tolerant_model_info(item) -> ModelInfo:
-    """ModelInfo from one listing entry; dates in a format the library cannot parse are dropped, not fatal."""
-    if not isinstance(item, dict):
-        raise ValueError(f"malformed listing entry: {str(item)[:80]!r}")
-    item.setdefault("siblings", None)
+def needs_tree(snap: RepoSnapshot, prev: RepoSnapshot | None) -> bool:
+    """Whether _with_sizes will ask for the file tree (weights whose sizes are not known for this commit)."""
+    if not snap.weight_files or snap.weight_bytes is not None:
+        return False
+    return not (prev is not None and prev.sha == snap.sha and prev.weight_bytes is not None)
+
+
+def listed_snapshot(item: dict, scope: str, url: str) -> RepoSnapshot:
+    """A listing entry read straight from its JSON: what ModelInfo would give, for a fraction of the CPU.
+
+    Every field is checked for its type; a wrong type in a field the watcher needs (siblings, file
+    names) fails the listing like any malformed answer, elsewhere the field is dropped.
+    """
+    siblings = item.get("siblings") or []
+    if not isinstance(siblings, list):
+        raise ValueError(f"malformed siblings in {item['id'][:80]!r}")
+    weights, sizes = [], []
+    for sibling in siblings:
+        name = sibling.get("rfilename") if isinstance(sibling, dict) else None
+        if not isinstance(name, str):
+            raise ValueError(f"malformed sibling in {item['id'][:80]!r}")
+        if is_weight_file(name):
+            weights.append(name)
+            sizes.append(sibling.get("size"))
+    weight_bytes = sum(sizes) if weights and all(type(n) is int for n in sizes) else None
+    safetensors = item.get("safetensors")
+    params = safetensors.get("total") if isinstance(safetensors, dict) else None
+    gated = item.get("gated")
+    disabled = bool(item.get("disabled"))
+    sha = item.get("sha")
+    return RepoSnapshot(
+        source=Source.HUGGINGFACE.value, repo_id=item["id"], scope=scope,
+        visible=not item.get("private") and not disabled, url=url,
+        gated=str(gated) if gated not in (None, False) else None, disabled=disabled,
+        sha=sha if isinstance(sha, str) else None,
+        created_at=_listed_date(item.get("createdAt")), last_modified=_listed_date(item.get("lastModified")),
+        weight_files=tuple(sorted(weights)[:MAX_FILES_KEPT]), weight_count=len(weights), weight_bytes=weight_bytes,
+        params=params if type(params) is int else None,
+    )
+
+
+def _listed_date(value) -> str | None:
+    """The Hub's 2026-01-02T03:04:05.000Z as the watcher stores it (2026-01-02T03:04:05Z); junk is None."""
+    if not isinstance(value, str):
+        return None
     try:
-        return ModelInfo(**item)
+        parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        return ModelInfo(**{k: v for k, v in item.items() if k not in ("createdAt", "lastModified")})
+        return None
+    parsed = parsed.replace(tzinfo=dt.timezone.utc) if parsed.tzinfo is None else parsed.astimezone(dt.timezone.utc)
+    return _iso(parsed)
+
+
+def shared_prefixes(watches: Iterable[Watch]) -> dict[str, str]:
+    """author (lower case) -> the search prefix every watch listing that author can use.
+
+    Watches that share an author share its one listing per cycle, so the listing is narrowed only by
+    what all their include patterns have in common.
+    """
+    patterns: dict[str, list[str]] = {}
+    for watch in watches:
+        spec = watch.huggingface
+        for author in spec.authors if spec is not None else ():
+            patterns.setdefault(author.lower(), []).extend(spec.include)
+    return {author: search_prefix(include) for author, include in patterns.items()}
+
+
+class OnceEach:
+    """Work done once per key for the life of a source (one cycle), however many threads ask for it.
+
+    get() returns (result, first): `first` is True for the one caller that did the work, so requests
+    are counted once. An exception is remembered and raised to every caller alike.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict = {}
+
+    def get(self, key, make: Callable[[], object]) -> tuple:
+        with self._lock:
+            slot = self._slots.get(key)
+            first = slot is None
+            if first:
+                slot = self._slots[key] = [threading.Lock(), None, None]
+                slot[0].acquire()  # held until the result is there: later callers wait on it
+        if first:
+            try:
+                slot[1] = (make(),)
+            except Exception as exc:  # noqa: BLE001 - handed to every caller below
+                slot[2] = exc
+            finally:
+                slot[0].release()
+        else:
+            with slot[0]:
+                pass
+        if slot[2] is not None:
+            raise slot[2]
+        return slot[1][0], first
 
 
 def _replace(snap: RepoSnapshot, **changes) -> RepoSnapshot:

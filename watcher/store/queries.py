@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from watcher.models import Event, RepoSnapshot
@@ -14,10 +16,34 @@ from watcher.store.tables import Delivery, EventRow, PollRun, RepoRow, WatchRow
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
+@dataclass(frozen=True)
+class StoredRepo:
+    """One repo row as the cycle found it: enough to write back only what changed."""
+
+    id: int
+    data: dict[str, Any]  # the snapshot JSON exactly as stored
+    snapshot: RepoSnapshot
+    first_seen: dt.datetime | None
+    weights_seen: dt.datetime | None
+    duplicates: tuple[int, ...] = ()  # rows of a second spelling of this repo, stored before ids were case-folded
+
+
+def stored_repos(session: Session, watch: str) -> dict[str, StoredRepo]:
+    """A watch's repo rows, loaded once per cycle as plain columns (no ORM objects to track)."""
+    query = (select(RepoRow.id, RepoRow.snapshot, RepoRow.first_seen, RepoRow.weights_seen)
+             .where(RepoRow.watch == watch).order_by(RepoRow.id))
+    out: dict[str, StoredRepo] = {}
+    for row_id, data, first_seen, weights_seen in session.execute(query):
+        snap = RepoSnapshot.from_dict(data)
+        if snap.key in out:  # the oldest row is kept; the next save folds the others into it
+            out[snap.key] = replace(out[snap.key], duplicates=(*out[snap.key].duplicates, row_id))
+        else:
+            out[snap.key] = StoredRepo(row_id, data, snap, first_seen, weights_seen)
+    return out
+
+
 def previous_snapshots(session: Session, watch: str) -> dict[str, RepoSnapshot]:
-    rows = session.scalars(select(RepoRow).where(RepoRow.watch == watch).order_by(RepoRow.id))
-    snaps = (RepoSnapshot.from_dict(row.snapshot) for row in rows)
-    return {snap.key: snap for snap in snaps}
+    return {key: stored.snapshot for key, stored in stored_repos(session, watch).items()}
 
 
 def baselined_scopes(session: Session, watch: str) -> set[str]:
@@ -25,46 +51,58 @@ def baselined_scopes(session: Session, watch: str) -> set[str]:
     return set(row.baselined_scopes or []) if row else set()
 
 
-def save_snapshots(
-    session: Session, watch: str, snapshots: Iterable[RepoSnapshot], scopes: set[str], now: dt.datetime
-) -> None:
-    """Upsert the current snapshot of every repo and remember which scopes have their baseline."""
-    existing: dict[tuple[str, str], RepoRow] = {}
-    for row in session.scalars(select(RepoRow).where(RepoRow.watch == watch).order_by(RepoRow.id)):
-        if (row.source, row.repo_id.lower()) in existing:
-            session.delete(row)  # a second spelling of one repo, stored before ids were case-folded
-            session.flush()  # gone before the kept row takes its spelling
-        else:
-            existing[(row.source, row.repo_id.lower())] = row
-    for snap in snapshots:
-        row = existing.get((snap.source, snap.repo_id.lower()))
-        if row is None:
-            row = RepoRow(watch=watch, source=snap.source, repo_id=snap.repo_id, updated_at=now)
-            session.add(row)
-        row.repo_id = snap.repo_id  # as the API spells it now
-        row.visible = snap.visible
-        row.has_weights = snap.has_weights
-        row.snapshot = snap.to_dict()
-        row.updated_at = now
-        if snap.visible:
-            row.first_seen = row.first_seen or now
-            row.last_seen = now
-        if snap.has_weights:
-            row.weights_seen = row.weights_seen or now
+def save_snapshots(session: Session, watch: str, stored: dict[str, StoredRepo], snapshots: Iterable[RepoSnapshot],
+                   scopes: set[str], now: dt.datetime) -> int:
+    """Write the repos whose snapshot changed (a quiet cycle writes none) and the watch's memory.
+
+    A row's updated_at is when its snapshot last changed; last_seen is written with it (status shows a
+    visible repo as seen at the watch's last poll). Returns the number of rows written.
+    """
     watch_row = session.get(WatchRow, watch)
+    previous_poll = watch_row.last_poll_at if watch_row is not None else None
+    written = 0
+    for snap in snapshots:
+        data = snap.to_dict()
+        old = stored.get(snap.key)
+        if old is not None and old.duplicates:  # gone before the kept row takes the API's spelling
+            session.execute(delete(RepoRow).where(RepoRow.id.in_(old.duplicates)))
+        if old is not None and old.data == data:
+            continue
+        written += 1
+        values = _row_values(snap, data, old, now, previous_poll)
+        if old is None:
+            session.execute(insert(RepoRow).values(watch=watch, source=snap.source, repo_id=snap.repo_id, **values))
+        else:  # the id as the API spells it now (a change of case is a change of the snapshot too)
+            session.execute(update(RepoRow).where(RepoRow.id == old.id).values(repo_id=snap.repo_id, **values))
     if watch_row is None:
         watch_row = WatchRow(name=watch, baselined_scopes=[], created_at=now)
         session.add(watch_row)
-    watch_row.baselined_scopes = sorted(scopes)
+    if sorted(watch_row.baselined_scopes or []) != sorted(scopes):
+        watch_row.baselined_scopes = sorted(scopes)
     watch_row.last_poll_at = now
+    return written
 
 
-def drop_snapshots(session: Session, watch: str, keys: Iterable[str]) -> None:
+def _row_values(snap: RepoSnapshot, data: dict, old: StoredRepo | None, now: dt.datetime,
+                previous_poll: dt.datetime | None) -> dict[str, Any]:
+    values: dict[str, Any] = {"visible": snap.visible, "has_weights": snap.has_weights, "snapshot": data,
+                              "updated_at": now}
+    was_visible = old is not None and old.snapshot.visible
+    if snap.visible:
+        values["first_seen"] = (old.first_seen if old else None) or now
+        values["last_seen"] = now
+    elif was_visible:
+        values["last_seen"] = previous_poll or now  # the last cycle that still saw it
+    if snap.has_weights:
+        values["weights_seen"] = (old.weights_seen if old else None) or now
+    return values
+
+
+def drop_snapshots(session: Session, stored: dict[str, StoredRepo], keys: Iterable[str]) -> None:
     """Forget repos the watch no longer covers (its patterns changed), so they cannot raise alerts."""
-    doomed = set(keys)
-    for row in session.scalars(select(RepoRow).where(RepoRow.watch == watch)):
-        if f"{row.source}:{row.repo_id.lower()}" in doomed:
-            session.delete(row)
+    ids = [row_id for key in keys if key in stored for row_id in (stored[key].id, *stored[key].duplicates)]
+    if ids:
+        session.execute(delete(RepoRow).where(RepoRow.id.in_(ids)))
 
 
 def record_events(
@@ -115,9 +153,12 @@ def latest_run(session: Session) -> PollRun | None:
     return session.scalars(select(PollRun).order_by(PollRun.id.desc()).limit(1)).first()
 
 
-def repos_of(session: Session, watch: str) -> list[RepoRow]:
-    query = select(RepoRow).where(RepoRow.watch == watch).order_by(RepoRow.source, RepoRow.repo_id)
-    return list(session.scalars(query))
+def repos_of(session: Session, watch: str) -> list:
+    """A watch's repos as read-only rows (the columns only, no ORM objects: status reads thousands)."""
+    columns = (RepoRow.source, RepoRow.repo_id, RepoRow.visible, RepoRow.has_weights, RepoRow.snapshot,
+               RepoRow.first_seen, RepoRow.weights_seen, RepoRow.last_seen)
+    query = select(*columns).where(RepoRow.watch == watch).order_by(RepoRow.source, RepoRow.repo_id)
+    return list(session.execute(query))
 
 
 def watch_row(session: Session, watch: str) -> WatchRow | None:

@@ -1,0 +1,61 @@
+"""Read-only answers from an SQLite file through the standard library's sqlite3, for `status --check`.
+
+Why: a container health check runs every few seconds, and importing SQLAlchemy costs more than the
+whole check. Only plain `sqlite:///path` URLs take this path; anything it cannot read the same way
+(another backend, URL options, an older schema) returns None and the caller uses SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+
+@dataclass(frozen=True)
+class DaemonRunRow:
+    started_at: dt.datetime
+    stopped_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class HealthRow:
+    watch: str
+    source: str
+    consecutive_failures: int
+    last_success_at: dt.datetime | None
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a plain sqlite:///path URL; None for every other form."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or "?" in url or "#" in url:
+        return None
+    path = unquote(url[len(prefix):])
+    return path if path and path != ":memory:" and not path.startswith("file:") else None
+
+
+def _when(value) -> dt.datetime | None:
+    """SQLAlchemy keeps UTC datetimes on SQLite as 'YYYY-MM-DD HH:MM:SS.ffffff' text."""
+    if value is None:
+        return None
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed.replace(tzinfo=dt.timezone.utc) if parsed.tzinfo is None else parsed
+
+
+def health_rows(path: str) -> tuple[DaemonRunRow | None, list[HealthRow]] | None:
+    """The latest daemon run and every source-health row, or None when the file cannot be read this way."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        return None
+    try:
+        daemon = conn.execute("SELECT started_at, stopped_at FROM daemon_runs ORDER BY id DESC LIMIT 1").fetchone()
+        rows = conn.execute("SELECT watch, source, consecutive_failures, last_success_at FROM source_health").fetchall()
+        return (DaemonRunRow(_when(daemon[0]), _when(daemon[1])) if daemon else None,
+                [HealthRow(w, s, int(n or 0), _when(at)) for w, s, n, at in rows])
+    except (sqlite3.Error, ValueError, TypeError):
+        return None
+    finally:
+        conn.close()
