@@ -7,7 +7,7 @@ ARG PYTHON_VERSION=3.11
 FROM python:${PYTHON_VERSION}-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY watcher ./watcher
 # The project's wheel and every dependency's wheel (PostgreSQL driver included), so the runtime stage
 # installs offline from /wheels and never needs a compiler.
@@ -27,7 +27,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # --no-index: the only versions pip can pick are the wheels the build stage just made (DL3013 does not apply).
 # hadolint ignore=DL3013
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-index --find-links /wheels "watcher[postgres]" \
+    pip install --no-index --find-links /wheels "openweights-watcher[postgres]" \
     && groupadd --system --gid "${UID}" watcher \
     && useradd --system --uid "${UID}" --gid watcher --home-dir /data --no-create-home --shell /usr/sbin/nologin watcher \
     && mkdir -p /data /etc/watcher \

@@ -128,3 +128,17 @@ def test_only_the_plot_loads_matplotlib(cad, tmp_path):
     assert "matplotlib" not in imported("status")
     assert "matplotlib" not in imported("cadence")
     assert "matplotlib" in imported("cadence", "--plot", str(tmp_path / "c.png"))
+
+
+def test_plot_without_matplotlib_says_what_to_install(cad, tmp_path):
+    """matplotlib is the `[plot]` extra: without it, one line naming the extra, and no chart file."""
+    cad.save()
+    # The interpreter as if matplotlib were not installed (None in sys.modules makes its import fail).
+    code = ("import sys; sys.modules['matplotlib'] = None; from watcher.cli import main; "
+            "sys.argv = ['watcher', *sys.argv[1:]]; main()")
+    out = tmp_path / "c.png"
+    result = subprocess.run([sys.executable, "-c", code, "--config", str(cad.path), "cadence", "--plot", str(out)],
+                            env={**os.environ, **NOW}, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "watcher: --plot needs matplotlib: pip install 'openweights-watcher[plot]'\n"
+    assert not out.exists()

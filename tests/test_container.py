@@ -94,7 +94,7 @@ def test_dockerignore_keeps_secrets_and_state_out():
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignore[ignore.index("*") + 1].startswith("!")  # deny everything, then allow what the build copies
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "watcher", "config.yaml"}
+    assert allowed == {"pyproject.toml", "README.md", "LICENSE", "watcher", "config.yaml"}
     copied = {part.rstrip("/").removeprefix("./") for _, word, args in instructions() if word == "COPY"
               and "--from" not in args for part in args.split()[:-1]}
     assert copied <= allowed
@@ -117,7 +117,7 @@ def image(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_REQUIRE")}
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root / "wheels"), str(ROOT)],
                    check=True, env=env, capture_output=True)
-    wheel = next((root / "wheels").glob("watcher-*.whl"))
+    wheel = next((root / "wheels").glob("openweights_watcher-*.whl"))
     subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True)
     subprocess.run([str(root / "venv" / "bin" / "pip"), "install", "-q", str(wheel)], check=True, env=env,
                    capture_output=True)
@@ -177,3 +177,16 @@ def test_image_rehearsal(image, hub, github, tmp_path):
     status = subprocess.run([str(bin_dir / "watcher"), "status", "--json"], cwd=workdir, env=env,
                             capture_output=True, text=True, timeout=60)
     assert json.loads(status.stdout)["watches"][0]["name"] == "qwen3.7"
+
+
+def test_image_without_plot_extra_has_no_matplotlib(image, tmp_path):
+    """The default install is lean: no matplotlib, and `--plot` says in one line which extra brings it."""
+    bin_dir = image / "venv" / "bin"
+    probe = subprocess.run([str(bin_dir / "python"), "-c", "import matplotlib"], capture_output=True, text=True)
+    assert probe.returncode == 1 and "No module named 'matplotlib'" in probe.stderr
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "WATCHER_CONFIG": str(ROOT / "config.yaml"),
+           "WATCHER_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "WATCHER_NOW": "2026-11-29", "HOME": str(tmp_path)}
+    result = subprocess.run([str(bin_dir / "watcher"), "cadence", "--plot", str(tmp_path / "c.png")], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == "watcher: --plot needs matplotlib: pip install 'openweights-watcher[plot]'\n"

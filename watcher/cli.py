@@ -228,8 +228,12 @@ def cadence_cmd(
     if plot:
         from pathlib import Path
 
-        from watcher import plot as plot_mod
-
+        try:
+            from watcher import plot as plot_mod
+        except ImportError as exc:
+            if not (exc.name or "").startswith("matplotlib"):
+                raise
+            fail("--plot needs matplotlib: pip install 'openweights-watcher[plot]'", code=1)
         try:
             plot_mod.render(cadence_report.plot_data(chosen, today), Path(plot))
         except OSError as exc:

@@ -70,7 +70,7 @@ def open_engine(url: str, create: bool = True) -> Engine:
         if "psycopg2" in str(exc):
             hint = " (watcher uses psycopg 3: write the URL as postgresql+psycopg://...)"
         elif "psycopg" in str(exc):
-            hint = " (install the PostgreSQL driver: pip install 'watcher[postgres]')"
+            hint = " (install the PostgreSQL driver: pip install 'openweights-watcher[postgres]')"
         raise StoreError(f"database {safe_url(url)}: {first_line(exc)}{hint}") from None
     except (SQLAlchemyError, OSError) as exc:
         raise StoreError(f"database {safe_url(url)}: {first_line(exc)}") from None
