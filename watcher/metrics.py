@@ -115,7 +115,6 @@ class Metrics:
         """Listen on metrics.host:port; return the port (0 in the config picks a free one, for tests)."""
         settings = self.config.metrics
         telemetry.subscribe(self.on_response)
-        install_github_hook()
         self.server, _thread = start_http_server(settings.port, addr=settings.host, registry=self.registry)
         port = self.server.server_address[1]
         log.info("metrics on http://%s:%d/metrics", settings.host, port)
@@ -127,23 +126,3 @@ class Metrics:
             self.server.shutdown()
             self.server.server_close()
 
-
-def _github_response(response, *_args, **_kwargs) -> None:
-    telemetry.api_response("github", response.status_code, response.headers)
-
-
-def install_github_hook() -> None:
-    """PyGithub's documented connection-class injection: a `requests` response hook on its sessions."""
-    from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
-
-    class _Http(HTTPRequestsConnectionClass):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self.session.hooks["response"].append(_github_response)
-
-    class _Https(HTTPSRequestsConnectionClass):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self.session.hooks["response"].append(_github_response)
-
-    Requester.injectConnectionClasses(_Http, _Https)

@@ -145,6 +145,8 @@ class _Server(ThreadingHTTPServer):
 
     def process_request(self, request, client_address):
         self.open_sockets.add(request)
+        with self.fake.lock:
+            self.fake.connections += 1  # TCP connections accepted: proves clients reuse them
         super().process_request(request, client_address)
 
     def shutdown_request(self, request):
@@ -158,6 +160,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.requests: list[Request] = []
+        self.connections = 0
         self.down = False  # every request answers 503 (use stop() for connection refused)
         self.latency = 0.0  # seconds slept before answering each request
         self._injections: list[_Injection] = []

@@ -18,10 +18,11 @@ from urllib.parse import urlencode
 
 from github import Auth, Github, GithubException, GithubRetry
 from github.Requester import Requester
+from requests import RequestException
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError
 
-from watcher import __version__
+from watcher import __version__, telemetry
 from watcher.config import GitHubSettings
 from watcher.sources.budget import HIGH, Budget
 from watcher.sources.cache import CacheEntry, HttpCache
@@ -110,11 +111,17 @@ class GitHubHttp:
                 "GET", path, parameters=params, headers=cached.headers() if cached else {})
         except GithubException as exc:  # PyGithub's retry gave up on a rate limit: the budget must still learn
             headers = CaseInsensitiveDict(exc.headers or {})
+            telemetry.api_response("github", exc.status or "error", headers)
             message = exc.data.get("message", "") if isinstance(exc.data, dict) else str(exc.data or "")
             self.budget.observe_github(exc.status or 0, headers, str(message))
             raise
-        # (metrics count every HTTP answer through metrics.install_github_hook)
+        except RequestException:
+            telemetry.api_response("github", "error")
+            raise
+        # Counted here, where the answer is in hand, not by a hook in PyGithub's connection classes: its
+        # `Requester.injectConnectionClasses` also turns off connection reuse for every client.
         headers = CaseInsensitiveDict(raw_headers)
+        telemetry.api_response("github", status, headers)
         data = _json(status, output)
         message = data.get("message", "") if isinstance(data, dict) else ""
         self.budget.observe_github(status, headers, str(message or ""))
