@@ -6,7 +6,10 @@ import datetime as dt
 import time
 
 import pytest
+from huggingface_hub import HfApi, constants, set_client_factory
+from huggingface_hub.utils._http import default_client_factory
 
+from fakes.server import Response
 from watcher.config import GitHubSettings, HubSettings, Watch
 from watcher.sources.github import GitHubSource, web_url
 from watcher.sources.hf import HubSource, search_prefix
@@ -22,6 +25,19 @@ def watch(**sources) -> Watch:
 def hub_source(hub, sleeps=None, **settings) -> HubSource:
     cfg = HubSettings(endpoint=hub.url, **{"timeout": "5s", "retries": 2, "max_retry_wait": "10s", **settings})
     return HubSource(cfg, sleep=(sleeps.append if sleeps is not None else time.sleep))
+
+
+@pytest.fixture(autouse=True)
+def library_client_back():
+    """Tests here do not always close a HubSource; the next module must find huggingface_hub's own client."""
+    yield
+    set_client_factory(default_client_factory)
+
+
+def renamed(hub, old: str, new: str) -> None:
+    """The Hub answers a renamed repo's API URL with 307 to the new name (always, not n times)."""
+    hub.inject(10**6, lambda req: Response(307, None, {"Location": f"{hub.url}/api/models/{new}"}),
+               path_contains=f"/api/models/{old}")
 
 
 def test_search_prefix_is_the_shared_literal_part():
@@ -100,6 +116,44 @@ def test_hub_dead_server_fails_fast(hub):
     assert time.monotonic() - started < 5
     assert len(report.errors) == 2 and "ConnectError" in report.errors[0]
     assert sleeps == [0.5, 0.5]
+
+
+def test_hub_client_keeps_the_library_defaults(hub):
+    """Our transport under huggingface_hub's own client: its request id hook runs, redirects are followed."""
+    hub.add_model("Qwen/Qwen3.7-27B", {"model.safetensors": 1})
+    renamed(hub, "Qwen/Qwen3.7-Old", "Qwen/Qwen3.7-27B")
+    source = hub_source(hub)
+    try:
+        report = source.poll(watch(huggingface={"authors": ["Qwen"], "repos": ["Qwen/Qwen3.7-Old"]}), {})
+    finally:
+        source.close()
+    assert report.errors == []
+    assert {s.repo_id for s in report.repos} == {"Qwen/Qwen3.7-27B"}  # the probe followed the rename
+    ids = [r.headers.get("X-Amzn-Trace-Id") for r in hub.requests]
+    assert all(ids) and len(set(ids)) == len(ids) - 1  # one per request; the redirected one keeps its id
+    assert report.requests == len(hub.requests)
+
+
+def test_hub_offline_mode_is_enforced(hub, monkeypatch):
+    """HF_HUB_OFFLINE=1 (read by huggingface_hub at import) stops every request before it leaves: one error each."""
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    source = hub_source(hub)
+    try:
+        report = source.poll(watch(huggingface={"authors": ["Qwen"], "repos": ["Qwen/X"]}), {})
+    finally:
+        source.close()
+    assert hub.requests == []
+    assert len(report.errors) == 2 and all("offline mode is enabled" in e for e in report.errors)
+
+
+def test_close_gives_huggingface_hub_its_own_client_back(hub):
+    """After a cycle, other users of huggingface_hub in the process get the library's client, not a bare one."""
+    hub.add_model("Qwen/Qwen3.7-27B", {"model.safetensors": 1})
+    renamed(hub, "Qwen/Qwen3.7-Old", "Qwen/Qwen3.7-27B")
+    hub_source(hub).close()
+    info = HfApi(endpoint=hub.url, token=False).model_info("Qwen/Qwen3.7-Old")
+    assert info.id == "Qwen/Qwen3.7-27B"
+    assert hub.requests[-1].headers.get("X-Amzn-Trace-Id")
 
 
 def gh_source(github, **settings) -> GitHubSource:

@@ -16,7 +16,9 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import httpx2  # noqa: E402
 from huggingface_hub import HfApi, ModelInfo, constants, set_client_factory  # noqa: E402
 from huggingface_hub.utils import build_hf_headers, paginate  # noqa: E402
-from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: E402
+from huggingface_hub.utils._http import default_client_factory  # noqa: E402
+from huggingface_hub.errors import (DisabledRepoError, HfHubHTTPError, OfflineModeIsEnabled,  # noqa: E402
+                                    RepositoryNotFoundError)
 
 from watcher import __version__, telemetry  # noqa: E402
 from watcher.config import HubSettings, Watch
@@ -80,6 +82,18 @@ class _Transport(httpx2.BaseTransport):
         self._inner.close()
 
 
+def hub_client(transport: httpx2.BaseTransport) -> httpx2.Client:
+    """huggingface_hub's default client (its request hook enforces HF_HUB_OFFLINE and adds a request id;
+    it follows redirects) with one change: our transport underneath (budget, timeout, bounded retry)."""
+    default = default_client_factory()
+    try:
+        return httpx2.Client(transport=transport, event_hooks=default.event_hooks, headers=default.headers,
+                             follow_redirects=default.follow_redirects, timeout=default.timeout,
+                             trust_env=default.trust_env)
+    finally:
+        default.close()
+
+
 class HubSource:
     """Watches Hub authors and repos through huggingface_hub's HfApi pointed at the configured endpoint."""
 
@@ -94,7 +108,7 @@ class HubSource:
         self._transport = _Transport(settings.timeout.total_seconds(), retry, self.budget, settings.concurrency)
         self.pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="hub")
         # The client factory is process-wide in huggingface_hub; one source object lives per cycle.
-        set_client_factory(lambda: httpx2.Client(transport=self._transport, follow_redirects=True))
+        set_client_factory(lambda: hub_client(self._transport))
         constants.HF_HUB_DISABLE_TELEMETRY = True  # also when the library was imported before us
         token = os.environ.get("HF_TOKEN") or False
         self.api = HfApi(endpoint=self.endpoint, token=token, library_name="watcher", library_version=__version__)
@@ -102,7 +116,7 @@ class HubSource:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
-        set_client_factory(httpx2.Client)
+        set_client_factory(default_client_factory)  # the library's own again, hooks and redirects included
 
     def poll(self, watch: Watch, previous: dict[str, RepoSnapshot]) -> SourceReport:
         """Authors and named repos concurrently, then the size lookups; merged in config order."""
@@ -140,7 +154,7 @@ class HubSource:
             except Deferred as exc:
                 deferred.append(str(exc))
                 scope = ""
-            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
+            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, OfflineModeIsEnabled, *_BAD_DATA) as exc:
                 errors.append(f"huggingface {'author ' if kind == 'author' else ''}{name}: {describe_error(exc)}")
                 scope = ""
         return snaps, scope, errors, deferred, tally.requests
@@ -224,7 +238,7 @@ class HubSource:
         except Deferred as exc:
             report.deferred.append(str(exc))
             return snap
-        except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
+        except (HfHubHTTPError, Unavailable, httpx2.HTTPError, OfflineModeIsEnabled, *_BAD_DATA) as exc:
             report.errors.append(f"huggingface {snap.repo_id} file sizes: {describe_error(exc)}")
             return snap
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -13,6 +15,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 T = TypeVar("T")
 RETRYABLE = {408, 429, 500, 502, 503, 504}
+MAX_RETRY_AFTER = 86_400.0
 
 
 class Unavailable(Exception):
@@ -27,13 +30,25 @@ class _RetryableStatus(Exception):
         self.response = response
 
 
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Retry-After in seconds (HTTP-date form is rare on these APIs and treated as unknown)."""
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Retry-After as seconds from `now`, in both forms RFC 9110 allows: delay-seconds or an HTTP-date.
+
+    The one parser for every source and the budget. A date in the past is 0; garbage is None (unknown);
+    anything past a day is a day (a hostile or broken server must not silence a source for years).
+    """
     value = headers.get("retry-after") or headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    value = str(value).strip()
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive parse is one without a zone
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return min(MAX_RETRY_AFTER, max(0.0, when.timestamp() - (time.time() if now is None else now)))
 
 
 class BoundedRetry:
