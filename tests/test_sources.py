@@ -191,3 +191,22 @@ def test_github_secondary_limit_and_outage_do_not_hang(github):
                                           ("https://ghe.corp/api/v3", "https://ghe.corp")])
 def test_web_url(api, web):
     assert web_url(api) == web
+
+
+def test_github_token_from_gh_token_as_gh_cli_users_set_it(github, monkeypatch):
+    """GH_TOKEN works when GITHUB_TOKEN is absent; GITHUB_TOKEN wins when both are set; both are redacted."""
+    from watcher.redact import redact
+
+    github.add_repo("QwenLM/Qwen3.7")
+    spec = watch(github={"repos": ["QwenLM/Qwen3.7"]})
+    monkeypatch.setenv("GH_TOKEN", "ghcli_token_0001")
+    gh_source(github).poll(spec, {})
+    assert github.requests[-1].bearer_token() == "ghcli_token_0001"
+    monkeypatch.setenv("GITHUB_TOKEN", "gha_token_0002")
+    gh_source(github).poll(spec, {})
+    assert github.requests[-1].bearer_token() == "gha_token_0002"
+    assert redact("x ghcli_token_0001 y") == "x <GH_TOKEN> y"
+
+
+def test_github_default_concurrency_is_below_the_hubs():
+    assert GitHubSettings().concurrency < HubSettings().concurrency

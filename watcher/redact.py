@@ -6,7 +6,7 @@ import logging
 import os
 import re
 
-SECRET_ENV_VARS = ("HF_TOKEN", "GITHUB_TOKEN", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL")
+SECRET_ENV_VARS = ("HF_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL")
 _SECRET_QUERY = re.compile(r"(?i)((?:access_)?token|key|secret|password|sig)=[^&\s\"'<>]+")
 _USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@")
 _BEARER = re.compile(r"(?i)(bearer\s+|token\s+)[A-Za-z0-9._~+/=-]{8,}")

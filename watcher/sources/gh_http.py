@@ -48,12 +48,17 @@ class CappedRetry(GithubRetry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
+def github_token() -> str | None:
+    """GITHUB_TOKEN, else GH_TOKEN (what GitHub CLI users have set); from the environment only."""
+    return os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None
+
+
 def make_client(settings: GitHubSettings) -> Github:
     """A PyGithub client pointed at the configured API (GitHub Enterprise works too), retries bounded."""
     wait = settings.max_retry_wait.total_seconds()
     retry = CappedRetry(total=settings.retries, backoff_factor=0.5 if wait else 0, backoff_max=wait,
                         secondary_rate_wait=wait, max_rate_limit_wait=wait)
-    token = os.environ.get("GITHUB_TOKEN")
+    token = github_token()
     return Github(base_url=settings.api_url.rstrip("/"), auth=Auth.Token(token) if token else None,
                   timeout=max(1, round(settings.timeout.total_seconds())), retry=retry, per_page=100,
                   user_agent=f"watcher/{__version__}", seconds_between_requests=None, seconds_between_writes=None)
