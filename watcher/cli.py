@@ -324,6 +324,8 @@ def main() -> None:
     app(prog_name="watcher")
 
 
-from watcher.cli_db import db_app  # noqa: E402 - the sub-app imports cli lazily, inside its commands
+from watcher.cli_config import config_app  # noqa: E402 - sub-apps import cli lazily, inside their commands
+from watcher.cli_db import db_app  # noqa: E402
 
+app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
