@@ -98,3 +98,19 @@ def test_github_answers_counted_on_one_kept_alive_connection(served, github):
 def _github_answers(samples: dict[tuple, float]) -> float:
     return sum(v for (name, labels), v in samples.items()
                if name == "watcher_api_requests_total" and ("source", "github") in labels)
+
+
+def test_oldest_pending_alert_age(served):
+    """The alert rule 'an alert waits too long' needs the age of the oldest pending delivery, not a count."""
+    from watcher.store.db import transaction
+    from watcher.store.tables import Delivery
+
+    cfg, engine, _metrics, port = served
+    assert scrape(port)[("watcher_delivery_oldest_pending_age_seconds", ())] == 0
+    with transaction(engine) as session:
+        for hours, status in ((2, "pending"), (1, "pending"), (5, "delivered")):
+            session.add(Delivery(watch="qwen3.7", destination="slack:#x", event_ids=[], status=status,
+                                 created_at=NOW - dt.timedelta(hours=hours)))
+    got = scrape(port)
+    assert got[("watcher_delivery_oldest_pending_age_seconds", ())] == 7200
+    assert got[("watcher_deliveries_pending", ())] == 2

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from watcher import telemetry
 from watcher.config import Config
 from watcher.models import WatchState
+from watcher.store.tables import Delivery
 from watcher.pipeline import Clock, CycleResult, utcnow
 from watcher.sources import SOURCES
 
@@ -39,6 +40,7 @@ class StoreCollector:
             with transaction(self.engine) as session:
                 health = [(r.watch, r.source, r.last_success_at, r.consecutive_failures)
                           for r in source_health.rows(session)]
+                oldest = session.scalar(select(func.min(Delivery.created_at)).where(Delivery.status == "pending"))
         except Exception as exc:  # noqa: BLE001 - a scrape reports the failure instead of a 500
             log.warning("metrics: cannot read the database: %s", type(exc).__name__)
             up.add_metric([], 0)
@@ -49,6 +51,9 @@ class StoreCollector:
         yield _gauge("watcher_deliveries_pending", "Alerts waiting in the outbox", [], [([], doc["pending_alerts"])])
         yield _gauge("watcher_deliveries_failed", "Alerts that failed permanently", [],
                      [([], doc.get("failed_alerts", 0))])
+        age = (self.clock() - oldest).total_seconds() if oldest is not None else 0
+        yield _gauge("watcher_delivery_oldest_pending_age_seconds",
+                     "Age of the oldest alert still waiting in the outbox (0 when none waits)", [], [([], max(0.0, age))])
         yield _gauge("watcher_watch_state", "1 for the watch's current state", ["watch", "state"],
                      [([w["name"], s.value], 1 if w["state"] == s.value else 0)
                       for w in doc["watches"] for s in WatchState])
