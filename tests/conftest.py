@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fakes import FakeGitHub, FakeHub, FakeSlack  # noqa: E402
-from helpers import base_config  # noqa: E402
+from fakes import FakeGitHub, FakeHub, FakeSlack
+from helpers import base_config
 
 SECRET_VARS = ("HF_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "WATCHER_DATABASE_URL",
                "HF_ENDPOINT", "WATCHER_CONFIG", "WATCHER_NOW")

@@ -68,7 +68,7 @@ def metric_names(expr: str) -> set[str]:
 def test_manifests_pass_kubernetes_validate():
     docs = k8s_documents()
     assert {d["kind"] for _, d in docs} >= {"Deployment", "PersistentVolumeClaim", "Secret", "ConfigMap", "Service"}
-    for path, doc in docs:
+    for _path, doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)  # raises ValidationError naming the field
     broken = json.loads(json.dumps(by_kind("Deployment")[0]))
     broken["spec"]["replica"] = 1  # a typo the checker must catch, or it proves nothing

@@ -82,3 +82,10 @@ def test_postgres_driver_hint_names_this_distribution(monkeypatch):
     else:
         raise AssertionError("no StoreError without the driver")
     assert "pip install 'openweights-watcher[postgres]'" in message and "pw" not in message
+
+
+def test_changelog_has_upgrade_notes_for_every_migration():
+    """A migration without a line in CHANGELOG.md's upgrade notes is an upgrade nobody was told about."""
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    revisions = sorted(p.name.split("_")[0] for p in (ROOT / "watcher" / "migrations" / "versions").glob("0*.py"))
+    assert revisions and all(f"**{rev}**" in changelog for rev in revisions), revisions

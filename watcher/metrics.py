@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from prometheus_client.core import GaugeMetricFamily
@@ -92,7 +93,7 @@ class Metrics:
             self.polls.labels(source)
             self.failures.labels(source)
         r.register(StoreCollector(config, engine, clock))
-        self.server = None
+        self.server: Any = None
 
     def on_job(self, job: str, outcome: object) -> None:
         """Daemon listener: every finished job's CycleResult."""

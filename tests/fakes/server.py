@@ -277,7 +277,7 @@ class FakeServer:
             else:
                 resp = self.handle(req)
             resp = self.finalize(req, resp)
-        except Exception as exc:  # a bug in a fake must show up, not hang the client
+        except Exception as exc:  # noqa: BLE001 - a bug in a fake must show up, not hang the client
             resp = Response(500, f"fake server error: {exc!r}", content_type="text/plain")
         self._write_response(h, req, resp)
 

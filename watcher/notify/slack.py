@@ -125,7 +125,8 @@ class SlackNotifier:
 
         Needs the channels:history scope; without it we cannot tell, and the caller posts again.
         """
-        args = {"channel": channel, "oldest": f"{since:.6f}", "include_all_metadata": True, "limit": 200}
+        args: dict[str, Any] = {"channel": channel, "oldest": f"{since:.6f}", "include_all_metadata": True,
+                                "limit": 200}
         try:
             if thread_ts:
                 response = self._call(lambda: self.client.conversations_replies(ts=thread_ts, **args))

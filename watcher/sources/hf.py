@@ -13,14 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 # configured endpoint: a watcher pointed at a mirror (or offline) must not call anywhere else.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-import httpx2  # noqa: E402
-from huggingface_hub import HfApi, ModelInfo, constants, set_client_factory  # noqa: E402
-from huggingface_hub.utils import build_hf_headers, paginate  # noqa: E402
-from huggingface_hub.utils._http import default_client_factory  # noqa: E402
-from huggingface_hub.errors import (DisabledRepoError, HfHubHTTPError, OfflineModeIsEnabled,  # noqa: E402
+import httpx2
+from huggingface_hub import HfApi, ModelInfo, constants, set_client_factory
+from huggingface_hub.utils import build_hf_headers, paginate
+from huggingface_hub.utils._http import default_client_factory
+from huggingface_hub.errors import (DisabledRepoError, HfHubHTTPError, OfflineModeIsEnabled,
                                     RepositoryNotFoundError)
 
-from watcher import __version__, telemetry  # noqa: E402
+from watcher import __version__, telemetry
 from watcher.config import HubSettings, Watch
 from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport, is_weight_file
 from watcher.sources import name_matches

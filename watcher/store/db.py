@@ -81,7 +81,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
-    except Exception:  # read-only file systems refuse WAL; the default journal still works
+    except Exception:  # noqa: BLE001 - read-only file systems refuse WAL; the default journal still works
         pass
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
