@@ -210,3 +210,19 @@ def test_github_token_from_gh_token_as_gh_cli_users_set_it(github, monkeypatch):
 
 def test_github_default_concurrency_is_below_the_hubs():
     assert GitHubSettings().concurrency < HubSettings().concurrency
+
+
+def test_user_agents_name_the_distribution(hub, github):
+    """API operators see which project calls them (the index name, not the generic `watcher`)."""
+    from watcher import __version__
+
+    hub.add_model("Qwen/Qwen3.7-1B", {"model.safetensors": 1})
+    github.add_repo("QwenLM/Qwen3.7")
+    source = hub_source(hub)
+    try:
+        source.poll(watch(huggingface={"authors": ["Qwen"], "repos": ["Qwen/Qwen3.7-1B"]}), {})
+    finally:
+        source.close()
+    gh_source(github).poll(watch(github={"repos": ["QwenLM/Qwen3.7"]}), {})
+    agents = {r.headers.get("User-Agent") for r in hub.requests} | {github.requests[-1].headers.get("User-Agent")}
+    assert all(a and a.startswith(f"openweights-watcher/{__version__}") for a in agents), agents

@@ -22,7 +22,7 @@ from requests import RequestException
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError
 
-from watcher import __version__, telemetry
+from watcher import DISTRIBUTION, __version__, telemetry
 from watcher.config import GitHubSettings
 from watcher.sources.budget import HIGH, Budget
 from watcher.sources.cache import CacheEntry, HttpCache
@@ -61,7 +61,7 @@ def make_client(settings: GitHubSettings) -> Github:
     token = github_token()
     return Github(base_url=settings.api_url.rstrip("/"), auth=Auth.Token(token) if token else None,
                   timeout=max(1, round(settings.timeout.total_seconds())), retry=retry, per_page=100,
-                  user_agent=f"watcher/{__version__}", seconds_between_requests=None, seconds_between_writes=None)
+                  user_agent=f"{DISTRIBUTION}/{__version__}", seconds_between_requests=None, seconds_between_writes=None)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from huggingface_hub.utils._http import default_client_factory
 from huggingface_hub.errors import (DisabledRepoError, HfHubHTTPError, OfflineModeIsEnabled,
                                     RepositoryNotFoundError)
 
-from watcher import __version__, telemetry
+from watcher import DISTRIBUTION, __version__, telemetry
 from watcher.config import HubSettings, Watch
 from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport, is_weight_file
 from watcher.sources import name_matches
@@ -111,8 +111,8 @@ class HubSource:
         set_client_factory(lambda: hub_client(self._transport))
         constants.HF_HUB_DISABLE_TELEMETRY = True  # also when the library was imported before us
         token = os.environ.get("HF_TOKEN") or False
-        self.api = HfApi(endpoint=self.endpoint, token=token, library_name="watcher", library_version=__version__)
-        self._headers = build_hf_headers(token=token, library_name="watcher", library_version=__version__)
+        self.api = HfApi(endpoint=self.endpoint, token=token, library_name=DISTRIBUTION, library_version=__version__)
+        self._headers = build_hf_headers(token=token, library_name=DISTRIBUTION, library_version=__version__)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
