@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -49,9 +50,13 @@ def test_command_prints_the_committed_schema(tmp_path):
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     assert printed == SCHEMA
-    committed = json.loads((ROOT / "config.schema.json").read_text())
-    assert committed == printed, "regenerate: watcher config schema > config.schema.json"
     Draft202012Validator.check_schema(printed)
+    # The file is generated with the locked pydantic; older ones (the lowest-versions job) spell the same
+    # schema a little differently ({"allOf": [$ref]}, 100.0), so only the locked one must match byte for byte.
+    locked = re.search(r"^pydantic==(\S+)", (ROOT / "requirements-lock.txt").read_text(), re.M).group(1)
+    if metadata.version("pydantic") == locked:
+        committed = json.loads((ROOT / "config.schema.json").read_text())
+        assert committed == printed, "regenerate: watcher config schema > config.schema.json"
 
 
 def test_shipped_configs_point_at_and_satisfy_the_schema():
