@@ -21,10 +21,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fakes import FakeGitHub, FakeHub, FakeSlack  # noqa: E402
-from helpers import base_config  # noqa: E402
-from pg import Cluster  # noqa: E402
-from test_replicas import IN_WINDOW, Replicas, wait_for  # noqa: E402
+from fakes import FakeGitHub, FakeHub, FakeSlack
+from helpers import base_config
+from pg import Cluster
+from test_replicas import IN_WINDOW, Replicas, wait_for
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
         try:
             for _ in range(args.replicas):
                 group.start(IN_WINDOW)
-            wait_for(lambda: all(d.lines and any(" leader: " in l for _, l in d.lines) for d in group.daemons),
+            wait_for(lambda: all(d.lines and any(" leader: " in line for _, line in d.lines) for d in group.daemons),
                      "every replica to take its role")
             times = []
             for _ in range(args.kills):

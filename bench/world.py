@@ -18,14 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fakes import FakeGitHub, FakeHub  # noqa: E402
+from fakes import FakeGitHub, FakeHub
 
 
 class StaticHub(FakeHub):
     """The fake Hub, each listing entry rendered once: the world does not change during a benchmark, and
     rendering all 5,000 entries for every page of 100 would make the fake, not the clients, the bottleneck."""
 
-    @functools.lru_cache(maxsize=None)
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one fake per benchmark process, alive for all of it
     def _rendered(self, repo_id: str, expand: tuple, full: bool) -> dict:
         return FakeHub._list_item(self.models[repo_id], list(expand), full)
 

@@ -16,10 +16,11 @@ from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fakes import FakeGitHub, FakeHub, FakeSlack  # noqa: E402
-from helpers import base_config  # noqa: E402
+from fakes import FakeGitHub, FakeHub, FakeSlack
+from helpers import base_config
 
-SECRET_VARS = ("HF_TOKEN", "GITHUB_TOKEN", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "WATCHER_DATABASE_URL", "WATCHER_WEBHOOK_SECRET",
+SECRET_VARS = ("HF_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "WATCHER_DATABASE_URL",
+               "WATCHER_WEBHOOK_SECRET",
                "HF_ENDPOINT", "WATCHER_CONFIG", "WATCHER_NOW")
 IN_WINDOW = "2026-07-12T12:00:00Z"  # inside the shipped Qwen 3.7 window (2026-07-10 to 2026-07-18)
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")

@@ -80,3 +80,54 @@ def test_round_trip_through_plain_data():
     assert (again.limit, again.remaining) == (5000, 10)
     assert not again.allow(HIGH, "still blocked")  # a new cycle (new process) keeps waiting
     assert budget.to_dict()["deferred"] == 1
+
+
+def test_retry_after_both_forms_one_parser():
+    """RFC 9110: delay-seconds or an HTTP-date; garbage is unknown; a hostile value is capped (MAX_PAUSE)."""
+    from email.utils import format_datetime
+    import datetime as dt
+
+    from watcher.sources.http import MAX_RETRY_AFTER, retry_after_seconds
+
+    now = 1_800_000_000.0
+    date = format_datetime(dt.datetime.fromtimestamp(now + 90, dt.timezone.utc), usegmt=True)
+    assert retry_after_seconds({"Retry-After": "120"}, now) == 120
+    assert retry_after_seconds({"retry-after": date}, now) == 90
+    assert retry_after_seconds({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, now) == 0  # in the past
+    for bad in ("soon", "nan", "²", "\x00", ""):
+        assert retry_after_seconds({"Retry-After": bad}, now) is None, bad
+    assert retry_after_seconds({"Retry-After": "-5"}, now) == 0  # nothing to wait for
+    assert retry_after_seconds({"Retry-After": "1.5"}, now) == 1.5
+    assert retry_after_seconds({"Retry-After": "inf"}, now) == MAX_RETRY_AFTER
+    assert retry_after_seconds({"Retry-After": "9" * 40}, now) == MAX_RETRY_AFTER
+    assert retry_after_seconds({}, now) is None
+
+
+def test_http_date_retry_after_blocks_both_sources():
+    from email.utils import format_datetime
+    import datetime as dt
+
+    clock = Clock()
+    date = format_datetime(dt.datetime.fromtimestamp(clock.now + 300, dt.timezone.utc), usegmt=True)
+    for budget in (Budget("github", clock=clock), Budget("huggingface", clock=clock)):
+        if budget.source == "github":
+            budget.observe_github(403, {"Retry-After": date}, "You have exceeded a secondary rate limit.")
+        else:
+            budget.observe_hub(429, {"Retry-After": date})
+        assert "Retry-After 300s" in budget.why() or "rate limited" in budget.why()
+        clock.now += 299
+        assert not budget.allow(HIGH, "x")
+        clock.now += 2
+        assert budget.allow(HIGH, "y")
+        clock.now -= 301
+
+
+def test_secondary_limit_is_what_pygithub_calls_one():
+    """A 403 without Retry-After is a secondary limit when PyGithub's own check says so (then a minute)."""
+    clock = Clock()
+    budget = Budget("github", clock=clock)
+    budget.observe_github(403, {}, "Resource not accessible by integration")  # a permission 403, not a limit
+    assert budget.allow(HIGH, "x")
+    budget.observe_github(403, {}, "You have triggered an abuse detection mechanism. "
+                                   "Please wait a few minutes before you try again.")
+    assert not budget.allow(HIGH, "y") and "secondary rate limit" in budget.why()

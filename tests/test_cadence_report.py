@@ -183,6 +183,8 @@ def test_backtest_command_table_and_json(shipped):
     assert (first["generation"], first["median"], first["actual"], first["error_days"]) == \
         ("Qwen2.5", "2024-10-06", "2024-09-19", -17)
     assert [v["label"] for v in first["variants"]] == ["0.5B", "7B", "72B"]
+
+
 def test_generation_names_are_data_not_markup(cad):
     """A history entry named `[/]...` or carrying a terminal escape prints literally (issue 16)."""
     history = cad.config["cadences"]["qwen"]["history"]
@@ -190,3 +192,15 @@ def test_generation_names_are_data_not_markup(cad):
     result = cad("cadence", env=NOW)
     assert result.exit_code == 0, result.output
     assert "Qwen[/]2.5" in result.stdout and "\x1b" not in result.stdout
+def test_plot_without_matplotlib_says_what_to_install(cad, tmp_path):
+    """matplotlib is the `[plot]` extra: without it, one line naming the extra, and no chart file."""
+    cad.save()
+    # The interpreter as if matplotlib were not installed (None in sys.modules makes its import fail).
+    code = ("import sys; sys.modules['matplotlib'] = None; from watcher.cli import main; "
+            "sys.argv = ['watcher', *sys.argv[1:]]; main()")
+    out = tmp_path / "c.png"
+    result = subprocess.run([sys.executable, "-c", code, "--config", str(cad.path), "cadence", "--plot", str(out)],
+                            env={**os.environ, **NOW}, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "watcher: --plot needs matplotlib: pip install 'openweights-watcher[plot]'\n"
+    assert not out.exists()

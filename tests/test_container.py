@@ -67,9 +67,15 @@ def test_dockerfile_promises():
     froms = [args for _, word, args in found if word == "FROM"]
     assert len(froms) >= 2 and "AS build" in froms[0]
     final = final_stage()
-    assert re.match(r"python:\$\{PYTHON_VERSION\}-slim\b", dict(final)["FROM"])
+    assert dict(final)["FROM"].startswith("${BASE} AS runtime")
+    base = [args for stage, word, args in found if stage == -1 and word == "ARG" and args.startswith("BASE=")]
+    # Base image policy: the tag pins Python's minor and Debian's release (a digest may be appended).
+    assert base and re.fullmatch(r"BASE=python:3\.11-slim-[a-z]+(@sha256:[0-9a-f]{64})?", base[0]), base
     users = [args for word, args in final if word == "USER"]
-    assert users and re.fullmatch(r"[1-9]\d{3,}:[1-9]\d{3,}", users[-1]), "fixed non-root uid:gid"
+    uid = [args for word, args in final if word == "ARG" and args.startswith("UID=")]
+    assert uid and re.fullmatch(r"UID=[1-9]\d{3,}", uid[0]), "a non-root default uid"
+    assert users == ["${UID}:${UID}"], "USER follows ARG UID, as the chown of /data does"
+    assert 'chown "${UID}:${UID}" /data' in " ".join(args for word, args in final if word == "RUN")
     assert ("VOLUME", "/data") in final
     env = env_of(final)
     assert env["WATCHER_DATABASE_URL"] == "sqlite:////data/watcher.db"
@@ -94,7 +100,7 @@ def test_dockerignore_keeps_secrets_and_state_out():
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignore[ignore.index("*") + 1].startswith("!")  # deny everything, then allow what the build copies
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "watcher", "config.yaml"}
+    assert allowed == {"pyproject.toml", "README.md", "LICENSE", "requirements-lock.txt", "watcher", "config.yaml"}
     copied = {part.rstrip("/").removeprefix("./") for _, word, args in instructions() if word == "COPY"
               and "--from" not in args for part in args.split()[:-1]}
     assert copied <= allowed
@@ -112,15 +118,18 @@ def test_compose_examples():
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
-    """What `docker build` would make: the wheel installed into a fresh venv (pip's cache keeps it quick)."""
+    """What `docker build` makes, step for step: the locked wheels (hash-checked) and ours, then the runtime
+    install from those wheels alone with the default extras (pip's cache keeps it quick)."""
     root = tmp_path_factory.mktemp("image")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_REQUIRE")}
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(root / "wheels"), str(ROOT)],
-                   check=True, env=env, capture_output=True)
-    wheel = next((root / "wheels").glob("watcher-*.whl"))
+    wheels = str(root / "wheels")
+    for step in (["--require-hashes", "-r", str(ROOT / "requirements-lock.txt")], ["--no-deps", str(ROOT)]):
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", wheels, *step], check=True, env=env,
+                       capture_output=True)
     subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True)
-    subprocess.run([str(root / "venv" / "bin" / "pip"), "install", "-q", str(wheel)], check=True, env=env,
-                   capture_output=True)
+    extras = re.search(r"ARG EXTRAS=(\S+)", (ROOT / "Dockerfile").read_text()).group(1)
+    subprocess.run([str(root / "venv" / "bin" / "pip"), "install", "-q", "--no-index", "--find-links", wheels,
+                    f"openweights-watcher[{extras}]"], check=True, env=env, capture_output=True)
     return root
 
 
@@ -178,3 +187,52 @@ def test_image_rehearsal(image, hub, github, tmp_path):
     status = subprocess.run([str(bin_dir / "watcher"), "status", "--json"], cwd=workdir, env=env,
                             capture_output=True, text=True, timeout=60)
     assert json.loads(status.stdout)["watches"][0]["name"] == "qwen3.7"
+
+
+@pytest.mark.slow
+def test_image_without_plot_extra_has_no_matplotlib(image, tmp_path):
+    """The default install is lean: no matplotlib, and `--plot` says in one line which extra brings it."""
+    bin_dir = image / "venv" / "bin"
+    probe = subprocess.run([str(bin_dir / "python"), "-c", "import matplotlib"], capture_output=True, text=True)
+    assert probe.returncode == 1 and "No module named 'matplotlib'" in probe.stderr
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "WATCHER_CONFIG": str(ROOT / "config.yaml"),
+           "WATCHER_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "WATCHER_NOW": "2026-11-29", "HOME": str(tmp_path)}
+    result = subprocess.run([str(bin_dir / "watcher"), "cadence", "--plot", str(tmp_path / "c.png")], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == "watcher: --plot needs matplotlib: pip install 'openweights-watcher[plot]'\n"
+
+
+def locked() -> dict[str, tuple[str, list[str], str]]:
+    """name -> (version, hashes, marker) from requirements-lock.txt."""
+    text = (ROOT / "requirements-lock.txt").read_text().replace("\\\n", " ")
+    pins = {}
+    for line in text.splitlines():
+        if m := re.match(r"^([A-Za-z0-9._-]+)==(\S+)\s*(?:;\s*([^-]*?))?\s*(--hash.*)?$", line):
+            name, version, marker, hashes = m.groups()
+            pins.setdefault(re.sub(r"[-_.]+", "-", name).lower(), []).append(
+                (version, re.findall(r"--hash=sha256:([0-9a-f]{64})", hashes or ""), (marker or "").strip()))
+    return pins
+
+
+def test_lock_pins_every_dependency_with_hashes_within_pyproject():
+    """The image installs only from the lock: it must cover pyproject's dependencies and extras, allowed versions."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pins = locked()
+    assert len(pins) > 30
+    for name, entries in pins.items():
+        assert all(hashes for _, hashes, _ in entries), f"{name}: no hash"
+    for line in metadata.requires("openweights-watcher") or []:
+        req = Requirement(line)
+        if req.marker is not None and not any(req.marker.evaluate({"extra": e}) for e in ("postgres", "plot")):
+            continue  # the test extra is not part of the image
+        name = re.sub(r"[-_.]+", "-", req.name).lower()
+        assert name in pins, f"{req.name} is not in requirements-lock.txt: run bash .ci/lock"
+        for version, _, _ in pins[name]:
+            assert Version(version) in req.specifier, f"{req.name}=={version} outside {req.specifier}: bash .ci/lock"
+    runs = " ".join(args for _, word, args in instructions() if word == "RUN")
+    assert "--require-hashes --wheel-dir /wheels -r requirements-lock.txt" in runs

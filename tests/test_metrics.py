@@ -72,3 +72,45 @@ def test_store_trouble_is_a_gauge_not_a_500(served, tmp_path):
     engine.dispose()
     (tmp_path / "watcher.db").write_bytes(b"garbage" * 1000)
     assert scrape(port)[("watcher_store_up", ())] == 0
+
+
+def test_github_answers_counted_on_one_kept_alive_connection(served, github):
+    """Metrics on must not change how PyGithub talks: 5 requests of one client share 1 TCP connection."""
+    from watcher.sources.budget import Budget
+    from watcher.sources.cache import HttpCache
+    from watcher.sources.gh_http import GitHubHttp
+
+    cfg, _engine, _metrics, port = served
+    github.add_repo("QwenLM/Qwen3.7")
+    before, counted = github.connections, _github_answers(scrape(port))
+    http = GitHubHttp(cfg.github, Budget("github"), HttpCache(), 1)
+    try:
+        statuses = [http.get("/repos/QwenLM/Qwen3.7").fresh for _ in range(5)]
+    finally:
+        http.close()
+    assert statuses == [True, False, False, False, False]  # one 200, then 304s from the ETag
+    assert github.connections - before == 1
+    got = scrape(port)
+    assert _github_answers(got) - counted == 5
+    assert got[("watcher_api_requests_total", (("source", "github"), ("status", "304")))] >= 4
+
+
+def _github_answers(samples: dict[tuple, float]) -> float:
+    return sum(v for (name, labels), v in samples.items()
+               if name == "watcher_api_requests_total" and ("source", "github") in labels)
+
+
+def test_oldest_pending_alert_age(served):
+    """The alert rule 'an alert waits too long' needs the age of the oldest pending delivery, not a count."""
+    from watcher.store.db import transaction
+    from watcher.store.tables import Delivery
+
+    cfg, engine, _metrics, port = served
+    assert scrape(port)[("watcher_delivery_oldest_pending_age_seconds", ())] == 0
+    with transaction(engine) as session:
+        for hours, status in ((2, "pending"), (1, "pending"), (5, "delivered")):
+            session.add(Delivery(watch="qwen3.7", destination="slack:#x", event_ids=[], status=status,
+                                 created_at=NOW - dt.timedelta(hours=hours)))
+    got = scrape(port)
+    assert got[("watcher_delivery_oldest_pending_age_seconds", ())] == 7200
+    assert got[("watcher_deliveries_pending", ())] == 2

@@ -137,3 +137,33 @@ def test_fake_slack_accepts_every_part_and_refuses_oversized(slack):
         assert exc.response["error"] == "msg_blocks_too_long"
     else:
         raise AssertionError("the fake accepted a message over the cumulative limit")
+
+
+def slack_sdk_checked(blocks: list[dict]) -> None:
+    """slack_sdk's own Block Kit models: parse, check their limits (validate_json), and round-trip unchanged."""
+    from slack_sdk.models.blocks import Block
+
+    assert len(blocks) <= 50
+    parsed = Block.parse_all(blocks)
+    assert all(b is not None for b in parsed), "a block type slack_sdk does not know"
+    for block in parsed:
+        block.validate_json()  # raises SlackObjectFormationError past a limit (header 150, section 3000, ...)
+    assert [b.to_dict() for b in parsed] == blocks  # nothing we send is unknown to the models
+
+
+def test_every_layout_passes_slack_sdk_models():
+    """Small, split, hostile, summarised and trimmed messages all satisfy slack_sdk.models.blocks."""
+    hostile = {"kind": "repo_appeared", "source": "github", "repo_id": "x/<!channel>|" + "y" * 400,
+               "data": {"url": "https://github.com/x/<@U1>|" + "z" * 3000, "was_hidden_status": 404}}
+    cases = [
+        build_message("qwen3.7", "Qwen 3.7", [weights("Qwen/Qwen3.7-27B")], CONTEXT),
+        build_message("qwen3.7", "Q" * 400, [weights(f"Qwen/Qwen3.7-{i}B-Long-Name") for i in range(400)], "c" * 5000),
+        build_message("w", "Team <!everyone> & co", [hostile] * 30, "ctx <@U9>"),
+        build_message("w", "W", [{"kind": "overdue", "data": {"summary": "late " * 2000}}]),
+    ]
+    for message in cases:
+        parts = bk.split(message.headline, message.items, message.context)
+        for part in parts:
+            slack_sdk_checked(bk.blocks(part))
+        trimmed = bk.fit(bk.from_content(bk.to_content(parts[0])))
+        slack_sdk_checked(bk.blocks(trimmed))

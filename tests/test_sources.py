@@ -6,7 +6,10 @@ import datetime as dt
 import time
 
 import pytest
+from huggingface_hub import HfApi, constants, set_client_factory
+from huggingface_hub.utils._http import default_client_factory
 
+from fakes.server import Response
 from watcher.config import GitHubSettings, HubSettings, Watch
 from watcher.sources.github import GitHubSource, web_url
 from watcher.sources.hf import HubSource, search_prefix
@@ -22,6 +25,19 @@ def watch(**sources) -> Watch:
 def hub_source(hub, sleeps=None, **settings) -> HubSource:
     cfg = HubSettings(endpoint=hub.url, **{"timeout": "5s", "retries": 2, "max_retry_wait": "10s", **settings})
     return HubSource(cfg, sleep=(sleeps.append if sleeps is not None else time.sleep))
+
+
+@pytest.fixture(autouse=True)
+def library_client_back():
+    """Tests here do not always close a HubSource; the next module must find huggingface_hub's own client."""
+    yield
+    set_client_factory(default_client_factory)
+
+
+def renamed(hub, old: str, new: str) -> None:
+    """The Hub answers a renamed repo's API URL with 307 to the new name (always, not n times)."""
+    hub.inject(10**6, lambda req: Response(307, None, {"Location": f"{hub.url}/api/models/{new}"}),
+               path_contains=f"/api/models/{old}")
 
 
 def test_search_prefix_is_the_shared_literal_part():
@@ -102,6 +118,44 @@ def test_hub_dead_server_fails_fast(hub):
     assert sleeps == [0.5, 0.5]
 
 
+def test_hub_client_keeps_the_library_defaults(hub):
+    """Our transport under huggingface_hub's own client: its request id hook runs, redirects are followed."""
+    hub.add_model("Qwen/Qwen3.7-27B", {"model.safetensors": 1})
+    renamed(hub, "Qwen/Qwen3.7-Old", "Qwen/Qwen3.7-27B")
+    source = hub_source(hub)
+    try:
+        report = source.poll(watch(huggingface={"authors": ["Qwen"], "repos": ["Qwen/Qwen3.7-Old"]}), {})
+    finally:
+        source.close()
+    assert report.errors == []
+    assert {s.repo_id for s in report.repos} == {"Qwen/Qwen3.7-27B"}  # the probe followed the rename
+    ids = [r.headers.get("X-Amzn-Trace-Id") for r in hub.requests]
+    assert all(ids) and len(set(ids)) == len(ids) - 1  # one per request; the redirected one keeps its id
+    assert report.requests == len(hub.requests)
+
+
+def test_hub_offline_mode_is_enforced(hub, monkeypatch):
+    """HF_HUB_OFFLINE=1 (read by huggingface_hub at import) stops every request before it leaves: one error each."""
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    source = hub_source(hub)
+    try:
+        report = source.poll(watch(huggingface={"authors": ["Qwen"], "repos": ["Qwen/X"]}), {})
+    finally:
+        source.close()
+    assert hub.requests == []
+    assert len(report.errors) == 2 and all("offline mode is enabled" in e for e in report.errors)
+
+
+def test_close_gives_huggingface_hub_its_own_client_back(hub):
+    """After a cycle, other users of huggingface_hub in the process get the library's client, not a bare one."""
+    hub.add_model("Qwen/Qwen3.7-27B", {"model.safetensors": 1})
+    renamed(hub, "Qwen/Qwen3.7-Old", "Qwen/Qwen3.7-27B")
+    hub_source(hub).close()
+    info = HfApi(endpoint=hub.url, token=False).model_info("Qwen/Qwen3.7-Old")
+    assert info.id == "Qwen/Qwen3.7-27B"
+    assert hub.requests[-1].headers.get("X-Amzn-Trace-Id")
+
+
 def gh_source(github, **settings) -> GitHubSource:
     return GitHubSource(GitHubSettings(api_url=github.url, **{"timeout": "5s", "retries": 1,
                                                                 "max_retry_wait": "0s", **settings}))
@@ -137,3 +191,38 @@ def test_github_secondary_limit_and_outage_do_not_hang(github):
                                           ("https://ghe.corp/api/v3", "https://ghe.corp")])
 def test_web_url(api, web):
     assert web_url(api) == web
+
+
+def test_github_token_from_gh_token_as_gh_cli_users_set_it(github, monkeypatch):
+    """GH_TOKEN works when GITHUB_TOKEN is absent; GITHUB_TOKEN wins when both are set; both are redacted."""
+    from watcher.redact import redact
+
+    github.add_repo("QwenLM/Qwen3.7")
+    spec = watch(github={"repos": ["QwenLM/Qwen3.7"]})
+    monkeypatch.setenv("GH_TOKEN", "ghcli_token_0001")
+    gh_source(github).poll(spec, {})
+    assert github.requests[-1].bearer_token() == "ghcli_token_0001"
+    monkeypatch.setenv("GITHUB_TOKEN", "gha_token_0002")
+    gh_source(github).poll(spec, {})
+    assert github.requests[-1].bearer_token() == "gha_token_0002"
+    assert redact("x ghcli_token_0001 y") == "x <GH_TOKEN> y"
+
+
+def test_github_default_concurrency_is_below_the_hubs():
+    assert GitHubSettings().concurrency < HubSettings().concurrency
+
+
+def test_user_agents_name_the_distribution(hub, github):
+    """API operators see which project calls them (the index name, not the generic `watcher`)."""
+    from watcher import __version__
+
+    hub.add_model("Qwen/Qwen3.7-1B", {"model.safetensors": 1})
+    github.add_repo("QwenLM/Qwen3.7")
+    source = hub_source(hub)
+    try:
+        source.poll(watch(huggingface={"authors": ["Qwen"], "repos": ["Qwen/Qwen3.7-1B"]}), {})
+    finally:
+        source.close()
+    gh_source(github).poll(watch(github={"repos": ["QwenLM/Qwen3.7"]}), {})
+    agents = {r.headers.get("User-Agent") for r in hub.requests} | {github.requests[-1].headers.get("User-Agent")}
+    assert all(a and a.startswith(f"openweights-watcher/{__version__}") for a in agents), agents

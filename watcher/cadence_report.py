@@ -116,7 +116,6 @@ def _where(pos: cadence.Position, win: cadence.Window, today: dt.date, unpolled:
 def print_report(doc: dict[str, Any], console: Console | None = None) -> None:
     console = console or (Console() if Console().is_terminal else Console(width=160))
     doc = markup_safe(doc)  # generation names, repos and sources are data, never markup
-    flagship = doc["flagship"]
     if doc["history"]:
         console.print(_history_table(doc))
         console.print("Sources:")

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 
@@ -22,7 +22,7 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_mar
 EXIT_CONFIG = 2
 
 
-def fail(message: str, code: int = EXIT_CONFIG) -> None:
+def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
     """One line on stderr, no traceback: what a user needs to fix it."""
     typer.echo(f"watcher: {visible(redact(message))}", err=True)
     raise typer.Exit(code)
@@ -321,8 +321,12 @@ def cadence_cmd(
     if plot:
         from pathlib import Path
 
-        from watcher import plot as plot_mod
-
+        try:
+            from watcher import plot as plot_mod
+        except ImportError as exc:
+            if not (exc.name or "").startswith("matplotlib"):
+                raise
+            fail("--plot needs matplotlib: pip install 'openweights-watcher[plot]'", code=1)
         try:
             plot_mod.render(cadence_report.plot_data(chosen, today), Path(plot), fmt)
         except OSError as exc:
@@ -465,8 +469,10 @@ def main() -> None:
     app(prog_name="watcher")
 
 
-from watcher.cli_db import db_app  # noqa: E402 - the sub-app imports cli lazily, inside its commands
+from watcher.cli_config import config_app  # noqa: E402 - sub-apps import cli lazily, inside their commands
+from watcher.cli_db import db_app  # noqa: E402
 
+app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 
 from watcher.cli_webhooks import webhooks_app  # noqa: E402

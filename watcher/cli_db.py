@@ -76,7 +76,7 @@ def current(
     try:
         revision = migrate.current(engine)
         pre_alembic = revision is None and migrate.PRE_ALEMBIC_TABLES <= migrate.table_names(engine)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any driver error is one line for the user, as above
         fail(f"database {safe_url(cfg.database)}: {first_line(exc)}", 1)
     head = migrate.head()
     if revision == head:

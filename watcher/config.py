@@ -27,9 +27,9 @@ from watcher.models import EventKind
 
 DEFAULT_CONFIG_NAME = "config.yaml"
 SECRET_ENV = {
-    "token": "HF_TOKEN / GITHUB_TOKEN / SLACK_BOT_TOKEN",
+    "token": "HF_TOKEN / GITHUB_TOKEN (or GH_TOKEN) / SLACK_BOT_TOKEN",
     "hf_token": "HF_TOKEN",
-    "github_token": "GITHUB_TOKEN",
+    "github_token": "GITHUB_TOKEN (or GH_TOKEN)",
     "bot_token": "SLACK_BOT_TOKEN",
     "webhook_url": "SLACK_WEBHOOK_URL",
     "password": "the database URL in WATCHER_DATABASE_URL",
@@ -338,6 +338,10 @@ class HubSettings(SourceSettings):
 
 class GitHubSettings(SourceSettings):
     api_url: str = "https://api.github.com"
+    # Lower than the Hub's on purpose: GitHub's REST guidance is to make one account's requests serially
+    # (concurrent ones trip the secondary rate limit). 2 lets one slow answer overlap with the next; most
+    # of a quiet cycle is free 304s, so throughput hardly needs more. Raise it knowingly.
+    concurrency: int = Field(default=2, ge=1, le=32)  # requests in flight to this host at once
 
 
 def _event_kinds(values: list[str] | None) -> list[str] | None:

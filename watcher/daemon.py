@@ -120,7 +120,7 @@ class Daemon:
             self.store_failures.append((self.clock(), describe(exc)))
             log.error("job %s: database %s: nothing stored, retried next time: %s", job, safe_url(self.config.database),
                       self.store_failures[-1][1], extra={"job": job})
-        except Exception:  # noqa: BLE001 - a daemon must outlive one bad job
+        except Exception:  # a daemon must outlive one bad job
             log.exception("job %s failed", job, extra={"job": job})
         finally:
             self.work.release()
@@ -234,7 +234,7 @@ class Daemon:
                 session.add(row)
                 session.flush()
                 return row.id
-        except Exception:  # noqa: BLE001 - bookkeeping for the health check must not stop the daemon
+        except Exception:  # bookkeeping for the health check must not stop the daemon
             log.exception("could not record the daemon start")
             return None
 
@@ -246,7 +246,7 @@ class Daemon:
                 row = session.get(DaemonRun, daemon_id)
                 if row is not None:
                     row.stopped_at = self.clock()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not record the daemon stop")
 
 

@@ -119,7 +119,7 @@ class _SocketView:
 
 
 def _response_class(base: type) -> type:
-    class DeadlineResponse(base.response_class):  # type: ignore[name-defined, misc]
+    class DeadlineResponse(base.response_class):  # type: ignore[name-defined]
         def __init__(self, sock: Any, *args: Any, attempt_at: float | None = None, **kwargs: Any) -> None:
             super().__init__(_SocketView(sock, attempt_at), *args, **kwargs)
 
@@ -134,7 +134,7 @@ def connection_class(base: type) -> type:
     """
     response = _response_class(base)
 
-    class DeadlineConnection(base):  # type: ignore[misc, valid-type]
+    class DeadlineConnection(base):
         def putrequest(self, *args: Any, **kwargs: Any) -> Any:
             wall = self.timeout if isinstance(self.timeout, (int, float)) else None
             attempt_at = now() + wall if wall is not None else None

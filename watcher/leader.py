@@ -90,7 +90,7 @@ class Leadership:
         try:
             won = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_KEY}).scalar())
             conn.commit()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a lock we could not take is a lock we do not hold
             won = False
         if won:
             self._conn = conn
@@ -114,7 +114,7 @@ class Leadership:
             try:
                 conn.invalidate()
                 conn.close()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - dropping a dead connection; its locks died with it
                 pass
 
     def guard(self, job: Callable[..., T]) -> Callable[..., T | None]:
@@ -135,7 +135,7 @@ class Leadership:
             try:
                 self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_KEY})
                 self._conn.commit()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - best effort at shutdown; closing releases the lock anyway
                 pass
             self._conn.close()
             self._conn = None

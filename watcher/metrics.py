@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from watcher import telemetry
 from watcher.config import Config
 from watcher.models import WatchState
+from watcher.store.tables import Delivery
 from watcher.pipeline import Clock, CycleResult, utcnow
 from watcher.sources import SOURCES
 from watcher.webhooks import REASONS
@@ -40,6 +42,7 @@ class StoreCollector:
             with transaction(self.engine) as session:
                 health = [(r.watch, r.source, r.last_success_at, r.consecutive_failures)
                           for r in source_health.rows(session)]
+                oldest = session.scalar(select(func.min(Delivery.created_at)).where(Delivery.status == "pending"))
         except Exception as exc:  # noqa: BLE001 - a scrape reports the failure instead of a 500
             log.warning("metrics: cannot read the database: %s", type(exc).__name__)
             up.add_metric([], 0)
@@ -50,6 +53,9 @@ class StoreCollector:
         yield _gauge("watcher_deliveries_pending", "Alerts waiting in the outbox", [], [([], doc["pending_alerts"])])
         yield _gauge("watcher_deliveries_failed", "Alerts that failed permanently", [],
                      [([], doc.get("failed_alerts", 0))])
+        age = (self.clock() - oldest).total_seconds() if oldest is not None else 0
+        yield _gauge("watcher_delivery_oldest_pending_age_seconds",
+                     "Age of the oldest alert still waiting in the outbox (0 when none waits)", [], [([], max(0.0, age))])
         yield _gauge("watcher_watch_state", "1 for the watch's current state", ["watch", "state"],
                      [([w["name"], s.value], 1 if w["state"] == s.value else 0)
                       for w in doc["watches"] for s in WatchState])
@@ -99,7 +105,7 @@ class Metrics:
         for reason in REASONS:
             self.webhooks_rejected.labels(reason)
         r.register(StoreCollector(config, engine, clock))
-        self.server = None
+        self.server: Any = None
 
     def on_webhook(self, outcome: str, detail: str, seconds: float | None) -> None:
         """telemetry.webhook listener: the receiver's verdicts and the detections they led to."""
@@ -139,7 +145,6 @@ class Metrics:
         settings = self.config.metrics
         telemetry.subscribe(self.on_response)
         telemetry.subscribe_webhooks(self.on_webhook)
-        install_github_hook()
         self.server, _thread = start_http_server(settings.port, addr=settings.host, registry=self.registry)
         port = self.server.server_address[1]
         log.info("metrics on http://%s:%d/metrics", settings.host, port)
@@ -152,23 +157,3 @@ class Metrics:
             self.server.shutdown()
             self.server.server_close()
 
-
-def _github_response(response, *_args, **_kwargs) -> None:
-    telemetry.api_response("github", response.status_code, response.headers)
-
-
-def install_github_hook() -> None:
-    """PyGithub's documented connection-class injection: a `requests` response hook on its sessions."""
-    from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
-
-    class _Http(HTTPRequestsConnectionClass):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self.session.hooks["response"].append(_github_response)
-
-    class _Https(HTTPSRequestsConnectionClass):
-        def __init__(self, *args, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self.session.hooks["response"].append(_github_response)
-
-    Requester.injectConnectionClasses(_Http, _Https)

@@ -77,7 +77,7 @@ def fetch(watch: Watch, sources: dict[str, Source], previous: dict[str, RepoSnap
     for name, source in sources.items():
         try:
             report = sanitize.report(source.poll(watch, previous))  # the boundary: nothing unstorable passes
-        except Exception as exc:  # noqa: BLE001 - the cycle must go on; the error is recorded
+        except Exception as exc:  # the cycle must go on; the error is recorded
             log.exception("watch=%s source=%s crashed", watch.name, name)
             report = SourceReport(name, errors=[redact(f"{name}: unexpected {type(exc).__name__}: {exc}")])
         for error in report.errors:  # details; source_health logs the one WARNING line per source per cycle

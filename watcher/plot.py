@@ -9,10 +9,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display needed; must precede pyplot
 
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
 
-from watcher.cadence_report import PlotData  # noqa: E402
+from watcher.cadence_report import PlotData
 
 WIDTH, HEIGHT, DPI = 12, 6, 100  # 1200 x (600 + rows) pixels: readable on a screen and in Slack
 HATCHES = ("//", "\\\\")

@@ -6,7 +6,7 @@ import logging
 import os
 import re
 
-SECRET_ENV_VARS = ("HF_TOKEN", "GITHUB_TOKEN", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "WATCHER_WEBHOOK_SECRET")
+SECRET_ENV_VARS = ("HF_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "WATCHER_WEBHOOK_SECRET")
 _extra_secret_vars: set[str] = set()  # routes' `webhook_env` names, registered when the config names them
 _SECRET_QUERY = re.compile(r"(?i)((?:access_)?token|key|secret|password|sig)=[^&\s\"'<>]+")
 _USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@")

@@ -87,7 +87,7 @@ def variant_of(repo_id: str) -> Variant:
     forms: list[str] = []
     family = ""
     if at is not None:
-        prefix, _, suffix = _VERSION.match(tokens[at]).groups()  # type: ignore[union-attr]
+        prefix, _, suffix = _VERSION.match(tokens[at]).groups()
         line = (prefix.upper() if len(prefix) == 1 else "") + suffix
         family = prefix if len(prefix) > 1 else ""
         if line:

@@ -76,7 +76,7 @@ class WebhookPolls:
                 self.step()
             except SQLAlchemyError as exc:  # the database is away: one line a minute, the next tick retries
                 self._complain(exc)
-            except Exception:  # noqa: BLE001 - the thread must outlive a bad step; the next tick retries
+            except Exception:  # the thread must outlive a bad step; the next tick retries
                 log.exception("webhook polls: step failed")
 
     def _complain(self, exc: SQLAlchemyError) -> None:

@@ -148,6 +148,8 @@ class _Server(ThreadingHTTPServer):
 
     def process_request(self, request, client_address):
         self.open_sockets.add(request)
+        with self.fake.lock:
+            self.fake.connections += 1  # TCP connections accepted: proves clients reuse them
         super().process_request(request, client_address)
 
     def shutdown_request(self, request):
@@ -161,6 +163,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.requests: list[Request] = []
+        self.connections = 0
         self.down = False  # every request answers 503 (use stop() for connection refused)
         self.latency = 0.0  # seconds slept before answering each request
         # Slow and hostile servers (issue 16):
@@ -294,7 +297,7 @@ class FakeServer:
                 resp = self.handle(req)
             resp = self.finalize(req, resp)
             resp.headers.update(self.extra_headers)
-        except Exception as exc:  # a bug in a fake must show up, not hang the client
+        except Exception as exc:  # noqa: BLE001 - a bug in a fake must show up, not hang the client
             resp = Response(500, f"fake server error: {exc!r}", content_type="text/plain")
         if self.bomb_bytes and resp.status == 200:
             resp.body, resp.content_type = _bomb(self.bomb_bytes), "application/json"

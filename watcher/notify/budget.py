@@ -13,6 +13,8 @@ from typing import Any
 
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
+from watcher.sources.http import retry_after_seconds
+
 
 class Budget:
     """How long this cycle may still spend on one destination (sleeping included)."""
@@ -44,16 +46,11 @@ class Budget:
 
 
 def retry_after(response: Any) -> float:
-    """Seconds from a Retry-After header (slack_sdk hands headers over as lists); 1 when absent."""
+    """Seconds from a Retry-After header (slack_sdk hands headers over as lists); 1 when absent or unreadable."""
     headers = getattr(response, "headers", None) or {}
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            value = value[0] if isinstance(value, list) else value
-            try:
-                return max(0.0, float(value))
-            except (TypeError, ValueError):
-                return 1.0
-    return 1.0
+    flat = {k: (v[0] if isinstance(v, list) and v else v) for k, v in headers.items()}
+    seconds = retry_after_seconds({k.lower(): str(v) for k, v in flat.items()})
+    return 1.0 if seconds is None else seconds
 
 
 class BoundedRateLimitHandler(RateLimitErrorRetryHandler):

@@ -101,7 +101,8 @@ def _lines(event: dict, source: str | None, repo_id: str | None) -> list[tuple[s
     url = data.get("url")
     if kind == "watch_started":
         visible = data.get("visible") or []
-        out = [("Watching started", None, None, f"{len(visible)} repo(s) already visible")]
+        out: list[tuple[str, str | None, str | None, str]] = [
+            ("Watching started", None, None, f"{len(visible)} repo(s) already visible")]
         for item in visible:
             out.append(("Already visible", item.get("repo_id"), item.get("url"), facts(item)))
         return out

@@ -7,6 +7,7 @@ DeliveryError whose reason is in plain words and says whether retrying can help.
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import re
 import socket
@@ -127,7 +128,8 @@ class SlackNotifier:
 
         Needs the channels:history scope; without it we cannot tell, and the caller posts again.
         """
-        args = {"channel": channel, "oldest": f"{since:.6f}", "include_all_metadata": True, "limit": 200}
+        args: dict[str, Any] = {"channel": channel, "oldest": f"{since:.6f}", "include_all_metadata": True,
+                                "limit": 200}
         try:
             if thread_ts:
                 response = self._call(lambda: self.client.conversations_replies(ts=thread_ts, **args))
@@ -151,17 +153,19 @@ class SlackNotifier:
         name = self.channel.lstrip("#")
         if _CHANNEL_ID.match(name) or self.client is None:
             return name if self.client is not None else None
-        cursor = ""
-        try:
-            for _ in range(50):  # 50 pages of 200 channels; a bigger workspace should configure the ID
-                response = self._call(lambda: self.client.conversations_list(
-                    types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor or None))
-                for channel in response.get("channels") or []:
+        def search() -> str | None:
+            # slack_sdk pages by iteration (it follows response_metadata.next_cursor itself). 50 pages of
+            # 200 channels at most: a bigger workspace should configure the channel ID.
+            pages = self.client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
+                                                   limit=200)
+            for page in itertools.islice(pages, 50):
+                for channel in page.get("channels") or []:
                     if channel.get("name") == name:
                         return str(channel.get("id"))
-                cursor = ((response.get("response_metadata") or {}).get("next_cursor")) or ""
-                if not cursor:
-                    break
+            return None
+
+        try:
+            return self._call(search)
         except DeliveryError as exc:
             log.info("%s: cannot look up the channel ID (%s); posting again", self.destination, exc.reason)
         return None

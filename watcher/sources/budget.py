@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import math
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,8 +23,6 @@ HIGH, LOW = "high", "low"
 MAX_PAUSE = 3600.0  # the longest pause any server's answer can impose on a source (docs/hostile-data.md)
 LONG_PAUSE = 900.0  # a pause longer than this is reported as a failure of the source (status, source_failing)
 SECONDARY_WAIT = 60.0  # GitHub: a secondary limit without Retry-After means "wait at least a minute"
-_HUB_RATELIMIT = re.compile(r"r=(\d+)\s*;\s*t=(\d+)")
-_HUB_POLICY = re.compile(r"q=(\d+)")
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -146,7 +143,11 @@ class Budget:
 
     # -- what the server said ---------------------------------------------------------------
     def observe_github(self, status: int, headers: Mapping[str, str], message: str = "") -> None:
-        """X-RateLimit-* on every answer; a 403/429 limit blocks us until reset or Retry-After."""
+        """X-RateLimit-* on every answer; a 403/429 limit blocks us until reset or Retry-After.
+
+        Which 403 is a secondary limit is PyGithub's call (`Requester.isSecondaryRateLimitError`), so the
+        budget and PyGithub's own retry agree; imported here, not at the top: `status` never loads PyGithub.
+        """
         remaining, limit = _int(headers.get("X-RateLimit-Remaining")), _int(headers.get("X-RateLimit-Limit"))
         reset = _int(headers.get("X-RateLimit-Reset"))
         with self._lock:
@@ -157,23 +158,30 @@ class Budget:
                 self.reset_at = min(float(reset), now + MAX_PAUSE)
             if status not in (403, 429):
                 return
+            from github.Requester import Requester  # here, not at the top: `status` stays light
+
             retry_after = parse_retry_after(headers.get("Retry-After"), now)
-            lowered = message.lower()
             if retry_after is not None:
                 self._block(now + retry_after, f"HTTP {status} Retry-After {retry_after:g}s")
             elif remaining == 0 and reset is not None:
                 self._block(self.reset_at, f"HTTP {status} primary rate limit exhausted")
-            elif "secondary rate limit" in lowered or status == 429:
+            elif Requester.isSecondaryRateLimitError(message) or status == 429:
                 self._block(self.clock() + SECONDARY_WAIT, f"HTTP {status} secondary rate limit")
 
     def observe_hub(self, status: int, headers: Mapping[str, str]) -> None:
-        """`RateLimit: "api";r=<left>;t=<seconds>` and `RateLimit-Policy: ...;q=<quota>;w=300`; 429 blocks."""
+        """`RateLimit: "api";r=<left>;t=<seconds>` and `RateLimit-Policy: ...;q=<quota>;w=300`; 429 blocks.
+
+        Parsed by huggingface_hub's own `parse_ratelimit_headers` (imported here: `status` stays light).
+        """
+        from huggingface_hub.utils import parse_ratelimit_headers
+
         now = self.clock()
+        info = parse_ratelimit_headers(headers)
         with self._lock:
-            if m := _HUB_RATELIMIT.search(headers.get("RateLimit") or ""):
-                self.remaining, self.reset_at = int(m.group(1)), now + min(int(m.group(2)), MAX_PAUSE)
-            if m := _HUB_POLICY.search(headers.get("RateLimit-Policy") or ""):
-                self.limit = int(m.group(1))
+            if info is not None:
+                self.remaining, self.reset_at = info.remaining, now + min(info.reset_in_seconds, MAX_PAUSE)
+                if info.limit is not None:
+                    self.limit = info.limit
             if status == 429:
                 wait = parse_retry_after(headers.get("Retry-After"), now)
                 if wait is None and self.reset_at is not None:

@@ -20,10 +20,11 @@ from github import Auth, Github, GithubException, GithubRetry
 from github.Requester import Requester
 import requests
 import urllib3
+from requests import RequestException
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError
 
-from watcher import __version__, deadline
+from watcher import DISTRIBUTION, __version__, deadline, telemetry
 from watcher.redact import redact
 from watcher.config import GitHubSettings
 from watcher.sources.budget import HIGH, Budget, parse_retry_after
@@ -63,20 +64,25 @@ class CappedRetry(GithubRetry):
         return retry
 
 
+def github_token() -> str | None:
+    """GITHUB_TOKEN, else GH_TOKEN (what GitHub CLI users have set); from the environment only."""
+    return os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None
+
+
 def make_client(settings: GitHubSettings) -> Github:
     """A PyGithub client pointed at the configured API (GitHub Enterprise works too), retries bounded."""
     wait = settings.max_retry_wait.total_seconds()
     retry = CappedRetry(total=settings.retries, backoff_factor=0.5 if wait else 0, backoff_max=wait,
                         secondary_rate_wait=wait, max_rate_limit_wait=wait)
-    token = os.environ.get("GITHUB_TOKEN")
+    token = github_token()
     client = Github(base_url=settings.api_url.rstrip("/"), auth=Auth.Token(token) if token else None,
                     timeout=max(1, round(settings.timeout.total_seconds())), retry=retry, per_page=100,
-                    user_agent=f"watcher/{__version__}", seconds_between_requests=None, seconds_between_writes=None)
+                    user_agent=f"{DISTRIBUTION}/{__version__}", seconds_between_requests=None,
+                    seconds_between_writes=None)
     # PyGithub's only public hook for its connections (injectConnectionClasses) is process-wide and turns
-    # keep-alive off; this sets the same attribute on our requester alone, on top of whatever class was
-    # injected (metrics.install_github_hook counts answers that way). test_slow_servers guards it.
+    # keep-alive off; this sets the same attribute on our requester alone. test_slow_servers guards it.
     https = settings.api_url.lower().startswith("https:")
-    client.requester._Requester__connectionClass = _connection_class(https)  # noqa: SLF001
+    client.requester._Requester__connectionClass = _connection_class(https)
     return client
 
 
@@ -200,11 +206,17 @@ class GitHubHttp:
                 "GET", path, parameters=params, headers=cached.headers() if cached else {})
         except GithubException as exc:  # PyGithub's retry gave up on a rate limit: the budget must still learn
             headers = CaseInsensitiveDict(exc.headers or {})
+            telemetry.api_response("github", exc.status or "error", headers)
             message = exc.data.get("message", "") if isinstance(exc.data, dict) else str(exc.data or "")
             self.budget.observe_github(exc.status or 0, headers, str(message))
             raise
-        # (metrics count every HTTP answer through metrics.install_github_hook)
+        except RequestException:
+            telemetry.api_response("github", "error")
+            raise
+        # Counted here, where the answer is in hand, not by a hook in PyGithub's connection classes: its
+        # `Requester.injectConnectionClasses` also turns off connection reuse for every client.
         headers = CaseInsensitiveDict(raw_headers)
+        telemetry.api_response("github", status, headers)
         data = _json(status, output)
         message = data.get("message", "") if isinstance(data, dict) else ""
         self.budget.observe_github(status, headers, str(message or ""))

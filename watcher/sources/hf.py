@@ -15,13 +15,15 @@ from concurrent.futures import ThreadPoolExecutor
 # configured endpoint: a watcher pointed at a mirror (or offline) must not call anywhere else.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-import httpcore2  # noqa: E402
-import httpx2  # noqa: E402
-from huggingface_hub import constants, set_client_factory  # noqa: E402
-from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff  # noqa: E402
-from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, RepositoryNotFoundError  # noqa: E402
+import httpcore2
+import httpx2
+from huggingface_hub import constants, set_client_factory
+from huggingface_hub.errors import (DisabledRepoError, HfHubHTTPError, OfflineModeIsEnabled,
+                                    RepositoryNotFoundError)
+from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
+from huggingface_hub.utils._http import default_client_factory
 
-from watcher import __version__, deadline, telemetry  # noqa: E402
+from watcher import DISTRIBUTION, __version__, deadline, telemetry
 from watcher.config import HubSettings, Watch
 from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport, is_weight_file
 from watcher.sources import name_matches, sanitize
@@ -122,6 +124,18 @@ def same_origin(url: httpx2.URL, origin: httpx2.URL) -> bool:
         self._inner.close()
 
 
+def hub_client(transport: httpx2.BaseTransport) -> httpx2.Client:
+    """huggingface_hub's default client (its request hook enforces HF_HUB_OFFLINE and adds a request id;
+    it follows redirects) with one change: our transport underneath (budget, timeout, bounded retry)."""
+    default = default_client_factory()
+    try:
+        return httpx2.Client(transport=transport, event_hooks=default.event_hooks, headers=default.headers,
+                             follow_redirects=default.follow_redirects, timeout=default.timeout,
+                             trust_env=default.trust_env)
+    finally:
+        default.close()
+
+
 class HubSource:
     """Watches Hub authors and repos through huggingface_hub's HfApi pointed at the configured endpoint."""
 
@@ -145,22 +159,23 @@ class HubSource:
         self._listings = OnceEach()
         self._trees = OnceEach()
         # The client factory is process-wide in huggingface_hub; one source object lives per cycle.
-        set_client_factory(lambda: httpx2.Client(transport=self._transport, follow_redirects=True))
+        set_client_factory(lambda: hub_client(self._transport))
         constants.HF_HUB_DISABLE_TELEMETRY = True  # also when the library was imported before us
         token = self._token = os.environ.get("HF_TOKEN") or False
-        self._headers = build_hf_headers(token=token, library_name="watcher", library_version=__version__)
+        self._headers = build_hf_headers(token=token, library_name=DISTRIBUTION, library_version=__version__)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
         self.prefetch.shutdown(wait=True)
-        set_client_factory(httpx2.Client)
+        set_client_factory(default_client_factory)  # the library's own again, hooks and redirects included
 
     @functools.cached_property
     def api(self):
         """HfApi, for probes and file trees only: importing it costs more than a quiet cycle's listings."""
         from huggingface_hub import HfApi
 
-        return HfApi(endpoint=self.endpoint, token=self._token, library_name="watcher", library_version=__version__)
+        return HfApi(endpoint=self.endpoint, token=self._token, library_name=DISTRIBUTION,
+                     library_version=__version__)
 
     def poll(self, watch: Watch, previous: dict[str, RepoSnapshot]) -> SourceReport:
         """Authors and named repos concurrently, then the size lookups; merged in config order."""
@@ -218,7 +233,7 @@ class HubSource:
             except Deferred as exc:
                 deferred.append(str(exc))
                 scope = ""
-            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
+            except (HfHubHTTPError, Unavailable, httpx2.HTTPError, OfflineModeIsEnabled, *_BAD_DATA) as exc:
                 errors.append(f"huggingface {'author ' if kind == 'author' else ''}{name}: {describe_error(exc)}")
                 scope = ""
         return snaps, scope, errors, deferred, tally.requests
@@ -320,7 +335,7 @@ class HubSource:
         except Deferred as exc:
             report.deferred.append(str(exc))
             return snap
-        except (HfHubHTTPError, Unavailable, httpx2.HTTPError, *_BAD_DATA) as exc:
+        except (HfHubHTTPError, Unavailable, httpx2.HTTPError, OfflineModeIsEnabled, *_BAD_DATA) as exc:
             report.errors.append(f"huggingface {snap.repo_id} file sizes: {describe_error(exc)}")
             return snap
 

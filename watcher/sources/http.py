@@ -13,12 +13,13 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from watcher import deadline
 from watcher.redact import redact
-from watcher.sources.budget import parse_retry_after
+from watcher.sources.budget import MAX_PAUSE, parse_retry_after
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 RETRYABLE = {408, 429, 500, 502, 503, 504}
+MAX_RETRY_AFTER = MAX_PAUSE  # whatever a server asks (budget.parse_retry_after, the one parser)
 
 
 class Unavailable(Exception):
@@ -33,9 +34,9 @@ class _RetryableStatus(Exception):
         self.response = response
 
 
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Retry-After in seconds, capped (see budget.parse_retry_after)."""
-    return parse_retry_after(headers.get("retry-after") or headers.get("Retry-After"))
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Retry-After from a response's headers, in seconds from `now` (see budget.parse_retry_after)."""
+    return parse_retry_after(headers.get("retry-after") or headers.get("Retry-After"), now)
 
 
 class BoundedRetry:

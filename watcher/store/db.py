@@ -78,7 +78,7 @@ def open_engine(url: str, create: bool = True) -> Engine:
         if "psycopg2" in str(exc):
             hint = " (watcher uses psycopg 3: write the URL as postgresql+psycopg://...)"
         elif "psycopg" in str(exc):
-            hint = " (install the PostgreSQL driver: pip install 'watcher[postgres]')"
+            hint = " (install the PostgreSQL driver: pip install 'openweights-watcher[postgres]')"
         raise StoreError(f"database {safe_url(url)}: {first_line(exc)}{hint}") from None
     except (SQLAlchemyError, OSError) as exc:
         from watcher.store.problems import describe
@@ -96,7 +96,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
-    except Exception:  # read-only file systems refuse WAL; the default journal still works
+    except Exception:  # noqa: BLE001 - read-only file systems refuse WAL; the default journal still works
         pass
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
