@@ -199,3 +199,17 @@ def test_variants_list_errors_name_the_field(variants, message):
                      "variants": variants, "huggingface": {"authors": ["o"]}}]}
     with pytest.raises(config.ConfigError, match=message):
         config.parse(json.dumps(raw), "c.yaml")
+
+
+def test_poll_floor_for_the_public_apis_only():
+    """Seconds against the public Hub/GitHub only burn rate limits; a mirror or local server may go faster."""
+    text = GOOD.replace("poll_interval: 15m", "poll_interval: 30s")
+    with pytest.raises(config.ConfigError) as err:
+        config.parse(text, "config.yaml")
+    assert str(err.value).startswith("config.yaml: schedule.poll_interval: 30s is below the 1m floor for the public")
+    mirrored = text.replace("https://huggingface.co", "http://127.0.0.1:8080").replace(
+        "https://api.github.com", "http://127.0.0.1:8081")
+    assert config.parse(mirrored, "config.yaml").schedule.poll_interval.total_seconds() == 30
+    own = GOOD.replace("    cadence: qwen", "    poll_interval: 10s\n    cadence: qwen", 1)
+    with pytest.raises(config.ConfigError, match=r"watches\[0\]\.poll_interval: 10s is below the 1m floor"):
+        config.parse(own, "config.yaml")

@@ -568,6 +568,7 @@ def parse(text: str, source: str) -> Config:
     except RecursionError:
         raise ConfigError(f"{source}: a value is nested too deeply") from None
     check_cadences(config, source)
+    check_poll_floor(config, source)
     return config.model_copy(update={"source_path": source})
 
 
@@ -582,6 +583,26 @@ def check_cadences(config: Config, source: str) -> None:
             watch.expected()
         except ValueError as exc:  # cadence.CadenceError: e.g. the only usable generation is the watch's own
             raise ConfigError(f"{source}: watches[{index}].cadence: {exc}") from None
+
+
+PUBLIC_API_HOSTS = {"huggingface.co", "api.github.com"}
+PUBLIC_POLL_FLOOR = dt.timedelta(minutes=1)
+
+
+def check_poll_floor(config: Config, source: str) -> None:
+    """Polling the public Hub or GitHub more than once a minute spends their rate limits on cycles that
+    are nearly all quiet, and cycles start to overlap (skipped runs pile up). Seconds come from webhooks
+    (`webhooks:`), not from a shorter interval. A mirror, GitHub Enterprise or a local server may go faster."""
+    public = {name for name, url in (("huggingface", config.huggingface.endpoint), ("github", config.github.api_url))
+              if urlsplit(url).hostname in PUBLIC_API_HOSTS}
+    for index, watch in enumerate(config.watches):
+        uses = {name for name in public if getattr(watch, name) is not None}
+        every = watch.poll_interval or config.schedule.poll_interval
+        if uses and every < PUBLIC_POLL_FLOOR:
+            field = f"watches[{index}].poll_interval" if watch.poll_interval else "schedule.poll_interval"
+            raise ConfigError(f"{source}: {field}: {format_duration(every)} is below the "
+                              f"{format_duration(PUBLIC_POLL_FLOOR)} floor for the public {' and '.join(sorted(uses))} "
+                              "API (rate limits; for seconds use `webhooks:`)")
 
 
 ENV_FIELDS = {"database": "WATCHER_DATABASE_URL", "huggingface.endpoint": "HF_ENDPOINT"}  # see _apply_env
