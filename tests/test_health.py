@@ -80,4 +80,5 @@ def test_check_is_light_and_reads_only_the_database(watcher, tmp_path):
                             env={**os.environ, "WATCHER_NOW": at(5)})
     assert result.returncode == 0 and result.stdout == "healthy: last successful poll 5m ago\n"
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
-    assert not imported & {"huggingface_hub", "github", "slack_sdk", "apscheduler", "prometheus_client", "requests"}
+    assert not imported & {"huggingface_hub", "github", "slack_sdk", "apscheduler", "prometheus_client", "requests",
+                           "sqlalchemy", "alembic"}

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -13,7 +16,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import Session
 
 import legacy_tables as legacy
-from watcher.store import migrate
+from watcher.store import migrate, reader
 from watcher.store.db import StoreError, open_engine
 from watcher.store.tables import Base
 
@@ -146,3 +149,31 @@ def test_db_cli_current_and_upgrade(watcher, tmp_path):
     assert "already at revision" in watcher("db", "upgrade").stdout
     events = json.loads(watcher("events", "--json").stdout)
     assert [e["kind"] for e in events] == ["weights_published", "watch_started"]
+
+
+def test_the_plain_revision_reader_agrees_with_alembic():
+    """`watcher poll` skips Alembic when the stored revision is reader.head(): a wrong head would skip an upgrade."""
+    assert reader.head() == migrate.head()
+
+
+
+def test_poll_at_head_does_not_import_alembic(watcher, hub, tmp_path):
+    open_engine(watcher.config["database"]).dispose()  # created at head
+    watcher.save()
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "watcher", "--config", str(watcher.path),
+                             "poll"], cwd=tmp_path, env={**os.environ, "WATCHER_NOW": "2026-07-12"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "cycle 1:" in result.stdout
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
+    assert "sqlalchemy" in imported and "alembic" not in imported
+
+
+def test_a_schema_behind_is_upgraded_on_open(any_database):
+    """The cheap head check must not skip a needed upgrade."""
+    engine = create_engine(any_database)
+    with engine.begin() as conn:
+        from alembic import command
+
+        command.upgrade(migrate.alembic_config(conn), "0003")
+    assert migrate.current(open_engine(any_database)) == migrate.head()

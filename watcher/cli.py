@@ -171,9 +171,6 @@ def status(
     show_all: Annotated[bool, typer.Option("--all", help="List every repo in the table (a big watch shows counts and the repos that matter).")] = False,
 ) -> None:
     """Show each watch's state, window, repos, last poll and pending alerts (reads the database only)."""
-    from watcher.store.db import StoreError
-    from watcher.store.reader import NoDatabase, empty_store, open_reader as reader
-
     cfg = load_config(ctx)
     moment = now()  # a bad WATCHER_NOW is its own error, not the database's
     if check:
@@ -182,6 +179,9 @@ def status(
         code, line = health.check(cfg, moment)
         typer.echo(redact(line))
         raise typer.Exit(code)
+    from watcher.store.db import StoreError  # after --check: a plain SQLite health check needs no SQLAlchemy
+    from watcher.store.reader import NoDatabase, empty_store, open_reader as reader
+
     missing = None
     try:
         engine = reader(cfg.database)

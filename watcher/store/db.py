@@ -66,8 +66,8 @@ def open_engine(url: str, create: bool = True) -> Engine:
         engine = create_engine(url, connect_args=connect_args)
         if is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas)
-        if create:
-            from watcher.store import migrate  # Alembic loads only where a schema may need creating
+        if create and not _at_head(engine):
+            from watcher.store import migrate  # Alembic loads only where the schema needs creating or upgrading
 
             migrate.upgrade(engine)
         return engine
@@ -89,6 +89,12 @@ def open_engine(url: str, create: bool = True) -> Engine:
         if message == first_line(exc):
             message = describe(exc, where)  # names a leftover read-only -shm/-wal, or gives a hint
         raise StoreError(f"database {safe_url(url)}: {message}") from None
+
+
+def _at_head(engine: Engine) -> bool:
+    from watcher.store.reader import at_head  # reader imports this module
+
+    return at_head(engine)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

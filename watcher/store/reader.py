@@ -132,15 +132,26 @@ def describe_open_error(exc: BaseException, path: Path | None) -> str:
     return message
 
 
-def check_revision(engine: Engine, url: str) -> None:
-    """The schema must be this release's: one SELECT, no Alembic, nothing written."""
+def stored_revisions(engine: Engine) -> list[str]:
+    """The rows of `alembic_version` with one plain SELECT ([] when the table is missing): no Alembic."""
     try:
         with engine.connect() as conn:
-            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return [row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))]
     except SQLAlchemyError as exc:
         if "alembic_version" not in str(exc):
             raise
-        revision = None
+        return []
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the schema is this release's newest, so a writer can skip Alembic's import (a third of a
+    quiet `watcher poll`'s start-up). Anything else (empty, behind, ahead, two heads) is Alembic's call."""
+    return stored_revisions(engine) == [head()]
+
+
+def check_revision(engine: Engine, url: str) -> None:
+    """The schema must be this release's: one SELECT, no Alembic, nothing written."""
+    revision = next(iter(stored_revisions(engine)), None)
     if revision is None and inspect(engine).has_table("poll_runs"):
         raise SchemaBehind(f"database {safe_url(url)}: created before migrations: run `watcher db upgrade` to adopt it")
     if revision is None:
