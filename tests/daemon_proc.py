@@ -11,15 +11,16 @@ import time
 from pathlib import Path
 
 
-def wait_for(predicate, timeout: float = 30.0, step: float = 0.05):
-    """Poll a condition about another process (no clock to inject there); fail after `timeout`."""
+def wait_for(predicate, what: str = "condition", timeout: float = 30.0, step: float = 0.05):
+    """Poll a condition about another process or thread (no clock to inject there), never a fixed sleep;
+    fail naming it after `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(step)
-    raise AssertionError(f"condition not met within {timeout}s")
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
 
 
 def finished_runs(db: Path) -> int:

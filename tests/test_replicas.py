@@ -17,6 +17,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
+from daemon_proc import wait_for
 from helpers import base_config
 
 IN_WINDOW, AFTER_WINDOW = "2026-07-12T12:00:00Z", "2026-07-25T12:00:00Z"
@@ -56,16 +57,6 @@ class Daemon:
 
     def output(self) -> str:
         return "\n".join(line for _, line in self.lines)
-
-
-def wait_for(predicate, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Replicas:

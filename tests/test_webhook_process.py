@@ -11,7 +11,8 @@ import yaml
 from fakes.hub_webhooks import post
 from test_replicas import IN_WINDOW, Daemon
 from test_webhook_replicas import receiver_url
-from webhook_helpers import GB, SECRET, wait_for, webhook_config
+from daemon_proc import wait_for
+from webhook_helpers import GB, SECRET, webhook_config
 
 pytestmark = pytest.mark.slow
 

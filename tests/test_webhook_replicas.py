@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from fakes.hub_webhooks import post
 from test_replicas import IN_WINDOW, Replicas
-from webhook_helpers import GB, SECRET, wait_for, webhook_config
+from daemon_proc import wait_for
+from webhook_helpers import GB, SECRET, webhook_config
 
 pytestmark = pytest.mark.slow
 LISTENING = re.compile(r"webhooks on http://127\.0\.0\.1:(\d+)(/\S+)")

@@ -14,7 +14,8 @@ import pytest
 
 from fakes.hub_webhooks import post
 from watcher.metrics import Metrics
-from webhook_helpers import GB, SECRET, LiveDaemon, wait_for, webhook_config
+from daemon_proc import wait_for
+from webhook_helpers import GB, SECRET, LiveDaemon, webhook_config
 
 PROMISE = 5.0  # the promise: the Slack alert within 5 s of the webhook
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
 
 from helpers import base_config
 from watcher import config as config_mod
@@ -15,17 +14,6 @@ from watcher.store.db import open_engine
 SECRET = "whs-0123456789abcdef-test"
 NOW = dt.datetime(2026, 7, 12, 12, 0, tzinfo=dt.timezone.utc)  # inside the Qwen 3.7 window
 GB = 1_000_000_000
-
-
-def wait_for(predicate, what: str, timeout: float = 30.0):
-    """Wait on a condition (never a fixed sleep); fail naming it after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
 
 
 def webhook_config(hub, github, slack, tmp_path, database: str | None = None, **schedule) -> dict:
