@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 WEIGHT_SUFFIXES = (
     ".safetensors",
@@ -37,9 +38,56 @@ def is_weight_file(path: str) -> bool:
     return name.endswith(WEIGHT_SUFFIXES)
 
 
-class Source(str, enum.Enum):
+class Source(enum.StrEnum):
     HUGGINGFACE = "huggingface"
     GITHUB = "github"
+
+
+class DeliveryState(enum.StrEnum):
+    """An outbox row's `status`, as stored (the values are the database's, so no migration)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # permanent: only `watcher notify retry` queues it again
+
+
+class Reason(enum.StrEnum):
+    """Why a source's request failed, in a closed set: a metrics label, and what tells a revoked token
+    from a run of 503s without reading the message."""
+
+    AUTH = "auth"  # 401/403: a missing, wrong or revoked token
+    NOT_FOUND = "not_found"  # 404 for a listing: a renamed or deleted author/org
+    RATE_LIMITED = "rate_limited"  # 429, GitHub's rate-limit 403, a server-imposed pause
+    SERVER = "server"  # 5xx after the retries
+    TIMEOUT = "timeout"  # no complete answer within `timeout`, or max_poll_time used up
+    NETWORK = "network"  # DNS, refused or reset connections, TLS
+    INVALID_RESPONSE = "invalid_response"  # malformed JSON, a pagination loop, an oversized body, another host
+    CRASHED = "crashed"  # the source raised something unexpected (the pipeline caught it)
+    OTHER = "other"  # any other HTTP status or library error
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """One failed request of a source in one cycle; `str()` is the line logs, status and alerts show.
+
+    `scope` is what was asked: "author"/"org" (a listing; `repo` is then the owner), "repo" (a named
+    repo), "file sizes"/"releases" (one repo's details), or "" for the source as a whole (`repo` None).
+    """
+
+    source: str
+    scope: str
+    repo: str | None
+    reason: Reason
+    message: str
+
+    def __str__(self) -> str:
+        if self.repo is None:
+            return f"{self.source}: {self.message}"
+        if self.scope in ("author", "org"):
+            return f"{self.source} {self.scope} {self.repo}: {self.message}"
+        if self.scope == "repo":
+            return f"{self.source} {self.repo}: {self.message}"
+        return f"{self.source} {self.repo} {self.scope}: {self.message}"
 
 
 class EventKind(str, enum.Enum):
@@ -134,7 +182,7 @@ class SourceReport:
     source: str
     repos: list[RepoSnapshot] = field(default_factory=list)
     complete_scopes: set[str] = field(default_factory=set)
-    errors: list[str] = field(default_factory=list)
+    errors: list[SourceProblem] = field(default_factory=list)
     requests: int = 0
     deferred: list[str] = field(default_factory=list)  # work the rate-limit budget postponed to a later cycle
     problems: list[str] = field(default_factory=list)  # one repo's trouble (its sizes, its releases, a dropped value):
@@ -151,3 +199,23 @@ class Event:
     source: str | None = None
     repo_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+
+class _Repo(Protocol):
+    """A RepoSnapshot, or a stored repo row: both say their source and whether they have weights."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def has_weights(self) -> bool: ...
+
+
+def has_open_weights(repo: _Repo) -> bool:
+    """A Hub repo with weight files: what makes a watch released (GitHub code is not open weights)."""
+    return repo.source == Source.HUGGINGFACE and repo.has_weights
+
+
+def released(repos: Iterable[_Repo]) -> bool:
+    """Whether any of a watch's repos has open weights: the one definition of "released"."""
+    return any(has_open_weights(repo) for repo in repos)

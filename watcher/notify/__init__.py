@@ -1,42 +1,19 @@
-"""Notifiers deliver rendered messages from the outbox. Adding a channel: one file, one line in `build`."""
+"""Notifiers deliver rendered messages from the outbox. Adding a channel: one file (a `base.Notifier`
+subclass), one line in `build`."""
 
 from __future__ import annotations
 
 import os
 import re
-from typing import Protocol
 
 from watcher.config import Config, SlackRoute
-from watcher.notify.render import Message
+from watcher.notify.base import DeliveryError, Notifier
 from watcher.redact import register_secret_env
 
+__all__ = ["DeliveryError", "Notifier", "build", "credential_problems", "destinations", "slack_routes",
+           "slack_warning"]
+
 _WEBHOOK_URL = re.compile(r"^https?://[^/\s]+/\S*$")
-
-
-class DeliveryError(Exception):
-    """The destination did not confirm the message; `reason` is safe to show and store.
-
-    `permanent`: retrying cannot help (bad token, unknown channel). `payload`: only this message is at
-    fault, so later messages to the same destination may still be tried. `code`: Slack's error code.
-    """
-
-    def __init__(self, reason: str, permanent: bool = False, payload: bool = False, code: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-        self.payload = payload
-        self.code = code
-
-
-class Notifier(Protocol):
-    """The one required method is `send`. Optional hooks the outbox uses when present: `accepts(kind)`
-    (route filter), `start_cycle()`/`expired()` (per-cycle time budget), `deliver(message, ledger)`
-    (threads and partial retries), `post(part)` and `max_age` (backlog summary), `test(watches)`."""
-
-    destination: str
-
-    def send(self, message: Message) -> str | None:
-        """Deliver or raise DeliveryError; return the destination's id for the message if it has one."""
 
 
 def slack_credentials() -> tuple[str | None, str | None]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from watcher.notify.base import Notifier
 from watcher.notify.render import Message, plain_text
 from watcher.plaintext import visible
 
 
-class ConsoleNotifier:
+class ConsoleNotifier(Notifier):
     destination = "console"
 
     def __init__(self, stream: TextIO | None = None) -> None:

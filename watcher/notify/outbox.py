@@ -10,6 +10,7 @@ summary message instead of a flood.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -21,8 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.config import Config, Watch
 from watcher.models import WatchState
-from watcher.notify import DeliveryError
 from watcher.notify import blocks as bk
+from watcher.notify.base import DeliveryError, Notifier
 from watcher.notify.render import Item, Message, build_message
 from watcher.notify.threads import Parent
 from watcher.redact import redact
@@ -46,7 +47,8 @@ class Report:
     delivery_errors: list[str] = field(default_factory=list)
 
 
-def record(session, events: Sequence[Any], run_id: int | None, notifiers: Sequence[Any], now: dt.datetime) -> list:
+def record(session, events: Sequence[Any], run_id: int | None, notifiers: Sequence[Notifier],
+           now: dt.datetime) -> list:
     """Store the events whose dedup key is new and queue them for every destination whose route takes
     them, in the caller's transaction; return the events that were new."""
     rows = queries.record_events(session, events, run_id, now)
@@ -55,7 +57,7 @@ def record(session, events: Sequence[Any], run_id: int | None, notifiers: Sequen
     return [e for e in events if (e.watch, e.dedup_key) in added]
 
 
-def enqueue(session, rows: Sequence[EventRow], notifiers: Sequence[Any], now: dt.datetime) -> int:
+def enqueue(session, rows: Sequence[EventRow], notifiers: Sequence[Notifier], now: dt.datetime) -> int:
     """One outbox row per (watch, destination) with the events that destination's route takes."""
     count = 0
     by_watch: dict[str, list[EventRow]] = {}
@@ -63,8 +65,7 @@ def enqueue(session, rows: Sequence[EventRow], notifiers: Sequence[Any], now: dt
         by_watch.setdefault(row.watch, []).append(row)
     for watch, events in by_watch.items():
         for notifier in notifiers:
-            accepts = getattr(notifier, "accepts", None)
-            ids = [e.id for e in events if accepts is None or accepts(e.kind)]
+            ids = [e.id for e in events if notifier.accepts(e.kind)]
             if ids:
                 session.add(Delivery(watch=watch, destination=notifier.destination, event_ids=ids,
                                      status=queries.PENDING, created_at=now))
@@ -72,12 +73,12 @@ def enqueue(session, rows: Sequence[EventRow], notifiers: Sequence[Any], now: dt
     return count
 
 
-def deliver(config: Config, engine: Engine, notifiers: Sequence[Any], clock: Clock, result: Any = None) -> Any:
+def deliver(config: Config, engine: Engine, notifiers: Sequence[Notifier], clock: Clock, result: Any = None) -> Any:
     """Send pending rows in order, each marked delivered in its own commit, only once confirmed."""
     result = result if result is not None else Report()
     by_name = {n.destination: n for n in notifiers}
     for notifier in notifiers:
-        getattr(notifier, "start_cycle", lambda: None)()
+        notifier.start_cycle()
     with transaction(engine) as session:
         pending = [(d.id, d.destination, d.created_at) for d in queries.pending_deliveries(session)]
     try:
@@ -89,14 +90,15 @@ def deliver(config: Config, engine: Engine, notifiers: Sequence[Any], clock: Clo
     return result
 
 
-def _send(config: Config, engine: Engine, by_name: dict[str, Any], pending: list, clock: Clock, result) -> None:
+def _send(config: Config, engine: Engine, by_name: dict[str, Notifier], pending: list, clock: Clock,
+          result) -> None:
     blocked: set[str] = set()
     handled: set[int] = set()
     now = clock()
     for name, notifier in by_name.items():
-        max_age = getattr(notifier, "max_age", None)
+        max_age = notifier.max_age
         stale = [i for i, dest, created in pending if dest == name and max_age and created < now - max_age]
-        if len(stale) >= 2 and hasattr(notifier, "post"):
+        if len(stale) >= 2:
             handled.update(stale)
             if not _summarise(config, engine, notifier, stale, clock, result):
                 blocked.add(name)
@@ -104,14 +106,15 @@ def _send(config: Config, engine: Engine, by_name: dict[str, Any], pending: list
         if delivery_id in handled:
             continue
         notifier = by_name.get(name)
-        if notifier is None or name in blocked or getattr(notifier, "expired", lambda: False)():
+        if notifier is None or name in blocked or notifier.expired():
             result.pending += 1
             continue
         if not _deliver_one(config, engine, notifier, delivery_id, clock, result):
             blocked.add(name)
 
 
-def _deliver_one(config: Config, engine: Engine, notifier, delivery_id: int, clock: Clock, result) -> bool:
+def _deliver_one(config: Config, engine: Engine, notifier: Notifier, delivery_id: int, clock: Clock,
+                 result) -> bool:
     """False when the destination should get nothing more this cycle (a failure, or another sender busy)."""
     with transaction(engine) as session:
         claimed = store_outbox.claim(session, [delivery_id])
@@ -126,10 +129,8 @@ def _deliver_one(config: Config, engine: Engine, notifier, delivery_id: int, clo
             message, watch = build(config, session, row, clock), row.watch
         if message is None:
             ref = None
-        elif hasattr(notifier, "deliver"):
-            ref = notifier.deliver(message, Ledger(engine, delivery_id, notifier.destination, watch, clock))
         else:
-            ref = notifier.send(message)
+            ref = notifier.deliver(message, Ledger(engine, delivery_id, notifier.destination, watch, clock))
     except DeliveryError as exc:
         _failed(engine, [delivery_id], notifier.destination, exc, result)
         return exc.payload
@@ -177,17 +178,25 @@ class Ledger:
     def __init__(self, engine: Engine, delivery_id: int, destination: str, watch: str, clock: Clock) -> None:
         self.engine, self.delivery_id, self.destination, self.watch, self.clock = (
             engine, delivery_id, destination, watch, clock)
-        with transaction(engine) as session:
-            rows = session.scalars(select(SentMessage).where(SentMessage.delivery_id == delivery_id))
-            self._sent = {r.part: r.ts or "" for r in rows}
-            row = session.get(Delivery, delivery_id)
-            self.retrying = bool(row and row.attempts > 1)  # claimed before: an earlier attempt may have reached Slack
-            self._since = row.created_at if row else None
-            query = (select(SentMessage.channel).where(SentMessage.destination == destination,
+        self._parents: list[SentMessage] | None = None
+
+    @functools.cached_property
+    def _state(self) -> tuple[dict[str, str], bool, dt.datetime | None, str | None]:
+        """Read on first use: a notifier that never looks (the console) costs no query. The row is
+        claimed by us, so nothing read here changes in between."""
+        with transaction(self.engine) as session:
+            rows = session.scalars(select(SentMessage).where(SentMessage.delivery_id == self.delivery_id))
+            sent = {r.part: r.ts or "" for r in rows}
+            row = session.get(Delivery, self.delivery_id)
+            retrying = bool(row and row.attempts > 1)  # claimed before: an earlier attempt may have reached Slack
+            query = (select(SentMessage.channel).where(SentMessage.destination == self.destination,
                                                        SentMessage.channel.is_not(None))
                      .order_by(SentMessage.id.desc()).limit(1))
-            self._channel = session.scalars(query).first()
-        self._parents: list[SentMessage] | None = None
+            return sent, retrying, row.created_at if row else None, session.scalars(query).first()
+
+    @property
+    def retrying(self) -> bool:
+        return self._state[1]
 
     def key(self, part: str) -> str:
         """Globally unique name of one part, carried in the message's metadata."""
@@ -195,15 +204,16 @@ class Ledger:
 
     def channel_id(self) -> str | None:
         """The channel ID Slack reported for this destination before (history needs an ID, not a name)."""
-        return self._channel
+        return self._state[3]
 
     def since(self) -> float:
         """Epoch seconds before which no part of this delivery can have been posted."""
-        return self._since.timestamp() - 60 if self._since else 0.0
+        since = self._state[2]
+        return since.timestamp() - 60 if since else 0.0
 
     def sent(self, key: str) -> str | None:
         """The ts ("" for a webhook) of a part already sent by an earlier attempt, else None."""
-        return self._sent.get(key)
+        return self._state[0].get(key)
 
     def parent(self, subject: str) -> Parent | None:
         """The latest top-level message here that announced `subject` (not one of this delivery's own)."""
@@ -226,7 +236,7 @@ class Ledger:
                 delivery_id=self.delivery_id, destination=self.destination, watch=self.watch, part=key,
                 channel=channel, ts=ts, thread_ts=thread_ts, subjects=part.subjects if part else [],
                 content=bk.to_content(part) if part else {}, created_at=self.clock()))
-        self._sent[key] = ts or ""
+        self._state[0][key] = ts or ""
 
     def save_content(self, message_id: int, content: dict[str, Any]) -> None:
         with transaction(self.engine) as session:
@@ -238,7 +248,7 @@ class Ledger:
                 row.content = content
 
 
-def _summarise(config: Config, engine: Engine, notifier, ids: list[int], clock: Clock, result) -> bool:
+def _summarise(config: Config, engine: Engine, notifier: Notifier, ids: list[int], clock: Clock, result) -> bool:
     """One message standing in for a backlog too old to be news; its rows count as delivered."""
     with transaction(engine) as session:
         claimed = store_outbox.claim(session, ids)

@@ -21,8 +21,8 @@ from slack_sdk.webhook import WebhookClient
 
 from watcher import deadline
 from watcher.config import SlackRoute, SlackSettings
-from watcher.notify import DeliveryError
 from watcher.notify import blocks as bk
+from watcher.notify.base import DeliveryError, Notifier
 from watcher.notify.budget import Budget, handlers
 from watcher.notify.render import Item, Message
 from watcher.redact import redact
@@ -62,7 +62,7 @@ _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{8,}$")
 TEST_TEXT = "watcher test message: alerts for {watches} will arrive here."
 
 
-class SlackNotifier:
+class SlackNotifier(Notifier):
     def __init__(self, settings: SlackSettings, route: SlackRoute | None = None, token: str | None = None,
                  webhook_url: str | None = None, sleep: Callable[[float], Any] | None = None,
                  monotonic: Callable[[], float] | None = None) -> None:

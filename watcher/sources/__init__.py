@@ -1,34 +1,15 @@
-"""Sources turn one API into plain RepoSnapshots. Adding a source: one file and one line in SOURCES."""
+"""Sources turn one API into plain RepoSnapshots. Adding a source: one file (importing `base`) and one line in
+SOURCES."""
 
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable
 
-from watcher.config import Config, Watch
-from watcher.models import RepoSnapshot, SourceReport
+from watcher.config import Config
+from watcher.models import Source as SourceName
+from watcher.sources.base import Source, SourceError, name_matches
 
-
-class Source(Protocol):
-    name: str
-
-    def poll(self, watch: Watch, previous: dict[str, RepoSnapshot]) -> SourceReport:
-        """Observe one watch; never raise for API trouble, report it in SourceReport.errors."""
-
-    def close(self) -> None: ...
-
-
-class SourceError(Exception):
-    """An API failure already phrased with its source and URL or repo, never with a token."""
-
-
-def name_matches(name: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
-    """fnmatch on the repo name (without owner), case-insensitive, include then exclude."""
-    lowered = name.lower()
-    if not any(fnmatch.fnmatchcase(lowered, p.lower()) for p in include):
-        return False
-    return not any(fnmatch.fnmatchcase(lowered, p.lower()) for p in exclude)
+__all__ = ["SOURCES", "Source", "SourceError", "github_cycles_per_hour", "name_matches"]
 
 
 def _build_hf(config: Config, state=None) -> Source:
@@ -56,6 +37,6 @@ def github_cycles_per_hour(config: Config) -> float:
 
 
 SOURCES: dict[str, Callable[..., Source]] = {
-    "huggingface": _build_hf,
-    "github": _build_github,
+    SourceName.HUGGINGFACE.value: _build_hf,
+    SourceName.GITHUB.value: _build_github,
 }

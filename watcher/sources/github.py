@@ -26,7 +26,8 @@ from watcher import deadline
 from watcher.config import GitHubSettings, Watch
 from watcher.models import MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport
 from watcher.redact import redact
-from watcher.sources import name_matches, sanitize
+from watcher.sources import sanitize
+from watcher.sources.base import name_matches
 from watcher.sources.budget import HIGH, LOW, Budget
 from watcher.sources.cache import CacheEntry, HttpCache
 from watcher.sources.gh_http import GitHubHttp, has_next

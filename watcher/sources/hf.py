@@ -26,7 +26,8 @@ from huggingface_hub.utils._http import default_client_factory
 from watcher import DISTRIBUTION, __version__, deadline, telemetry
 from watcher.config import HubSettings, Watch
 from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport, is_weight_file
-from watcher.sources import name_matches, sanitize
+from watcher.sources import sanitize
+from watcher.sources.base import name_matches
 from watcher.sources.budget import LOW, Budget
 from watcher.sources.cache import HttpCache
 from watcher.sources.http import (BoundedRetry, Deferred, Tally, Unavailable, count_request,
