@@ -55,7 +55,7 @@ def child(kind: str, fault: str, size: int, window: float) -> dict:
                                           "lag_days": {"min": 1, "max": 2}, "huggingface": {"authors": ["Qwen"]}})
             report = source.poll(watch, {})
             source.close()
-            outcome = (report.errors or ["ok"])[0][-90:]
+            outcome = str((report.errors or ["ok"])[0])[-90:]
         else:
             import httpx2
 

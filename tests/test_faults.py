@@ -74,8 +74,8 @@ def test_hub_fault_is_reported_not_raised(hub, fault):
     report = hub_poll(hub)
     assert time.monotonic() - started < 10
     assert report.complete_scopes == set(), report
-    assert len(report.errors) == 1 and report.errors[0].startswith("huggingface author Qwen: ")
-    assert "\n" not in report.errors[0]
+    assert len(report.errors) == 1 and str(report.errors[0]).startswith("huggingface author Qwen: ")
+    assert "\n" not in str(report.errors[0])
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
@@ -86,15 +86,15 @@ def test_github_fault_is_reported_not_raised(github, fault):
     report = gh_poll(github)
     assert time.monotonic() - started < 15
     assert report.complete_scopes == set(), report
-    assert report.errors and report.errors[0].startswith("github org QwenLM: ")
-    assert "\n" not in report.errors[0]
+    assert report.errors and str(report.errors[0]).startswith("github org QwenLM: ")
+    assert "\n" not in str(report.errors[0])
 
 
 def test_connection_refused_both_sources(hub, github):
     hub.stop()
     github.stop()
-    assert "ConnectError" in hub_poll(hub).errors[0]
-    assert gh_poll(github).errors[0].startswith("github org QwenLM: ")
+    assert "ConnectError" in str(hub_poll(hub).errors[0])
+    assert str(gh_poll(github).errors[0]).startswith("github org QwenLM: ")
 
 
 def test_hub_repo_listed_but_404_on_detail_keeps_it_visible(hub):

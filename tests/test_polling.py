@@ -144,7 +144,7 @@ def test_hub_429_pauses_the_hub_until_retry_after(cycle, hub):
     cycle()
     hub.rate_limit_next(1, retry_after=600)
     first = cycle()
-    assert any("429" in e for e in first.errors)
+    assert any("429" in e for e in map(str, first.errors))
     hub.reset_requests()
     second = cycle()
     assert hub.requests == [] and second.deferred and "huggingface" in second.deferred[0]
@@ -209,7 +209,7 @@ def test_github_secondary_limit_stops_sending_until_retry_after(cycle, github):
     github.secondary_limit_next(1, retry_after=900)
     github.reset_requests()
     first = cycle()
-    assert any("secondary rate limit" in e for e in first.errors)
+    assert any("secondary rate limit" in e for e in map(str, first.errors))
     hit = len(github.requests)
     github.reset_requests()
     second = cycle()

@@ -92,7 +92,7 @@ def test_hub_retry_after_beyond_cap_is_not_waited_for(hub):
     sleeps: list[float] = []
     report = hub_source(hub, sleeps).poll(watch(huggingface={"authors": ["Qwen"]}), {})
     assert sleeps == []  # 300 s is past max_retry_wait: report and let the next cycle try
-    assert "HTTP 429 rate limited, retry after 300s" in report.errors[0]
+    assert "HTTP 429 rate limited, retry after 300s" in str(report.errors[0])
     assert report.complete_scopes == set()
     assert len(hub.requests) == 1
 
@@ -114,7 +114,7 @@ def test_hub_dead_server_fails_fast(hub):
     started = time.monotonic()
     report = source.poll(watch(huggingface={"authors": ["Qwen"], "repos": ["Qwen/X"]}), {})
     assert time.monotonic() - started < 30  # no real sleep (they are recorded below); margin for a loaded machine
-    assert len(report.errors) == 2 and "ConnectError" in report.errors[0]
+    assert len(report.errors) == 2 and "ConnectError" in str(report.errors[0])
     assert sleeps == [0.5, 0.5]
 
 
@@ -143,7 +143,7 @@ def test_hub_offline_mode_is_enforced(hub, monkeypatch):
     finally:
         source.close()
     assert hub.requests == []
-    assert len(report.errors) == 2 and all("offline mode is enabled" in e for e in report.errors)
+    assert len(report.errors) == 2 and all("offline mode is enabled" in e for e in map(str, report.errors))
 
 
 def test_close_gives_huggingface_hub_its_own_client_back(hub):
@@ -181,7 +181,7 @@ def test_github_secondary_limit_and_outage_do_not_hang(github):
     started = time.monotonic()
     report = gh_source(github).poll(watch(github={"repos": ["QwenLM/Qwen3.7"]}), {})
     assert time.monotonic() - started < 30  # waiting as asked would take an hour; margin for a loaded machine
-    assert report.repos == [] and "github QwenLM/Qwen3.7:" in report.errors[0]
+    assert report.repos == [] and "github QwenLM/Qwen3.7:" in str(report.errors[0])
     github.down = True
     report = gh_source(github).poll(watch(github={"repos": ["QwenLM/Qwen3.7"]}), {})
     assert report.repos == [] and report.errors

@@ -14,7 +14,7 @@ from watcher import alerts, notify, observed, polling, source_health
 from watcher import variant_state as vs
 from watcher.config import Config, Watch
 from watcher.detect import detect
-from watcher.models import Event, RepoSnapshot, SourceReport
+from watcher.models import Event, Reason, RepoSnapshot, SourceProblem, SourceReport
 from watcher.notify import outbox
 from watcher.redact import redact
 from watcher.sources import SOURCES, Source, name_matches, sanitize
@@ -79,7 +79,8 @@ def fetch(watch: Watch, sources: dict[str, Source], previous: dict[str, RepoSnap
             report = sanitize.report(source.poll(watch, previous))  # the boundary: nothing unstorable passes
         except Exception as exc:  # the cycle must go on; the error is recorded
             log.exception("watch=%s source=%s crashed", watch.name, name)
-            report = SourceReport(name, errors=[redact(f"{name}: unexpected {type(exc).__name__}: {exc}")])
+            crash = SourceProblem(name, "", None, Reason.CRASHED, redact(f"unexpected {type(exc).__name__}: {exc}"))
+            report = SourceReport(name, errors=[crash])
         for error in report.errors:  # details; source_health logs the one WARNING line per source per cycle
             log.debug("watch=%s %s", watch.name, error)
         for problem in report.problems:  # one repo's trouble (a size lookup, a dropped value): one line each
@@ -187,7 +188,7 @@ def _store_watch(session, watch: Watch, memory, previous, reports, run, clock, r
     queries.save_snapshots(session, watch.name, stored, detection.snapshots.values(), detection.baselined_scopes, now)
     result.events.extend(outbox.record(session, events, run.id, notifiers, now))
     for report in reports:
-        result.errors.extend([*report.errors, *report.problems])
+        result.errors.extend([*map(str, report.errors), *report.problems])
         result.requests[report.source] = result.requests.get(report.source, 0) + report.requests
 
 

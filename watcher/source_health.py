@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,12 +17,11 @@ from sqlalchemy.orm import Session
 
 from watcher import reasons
 from watcher.config import Config, Watch
-from watcher.models import Event, EventKind, SourceReport
+from watcher.models import Event, EventKind, Reason, SourceReport
 from watcher.notify import outbox
 from watcher.store.tables import SourceHealth
 
 log = logging.getLogger(__name__)
-_REPO_IN_ERROR = re.compile(r"^(?:huggingface|github) (?:author |org )?([\w.-]+(?:/[\w.-]+)?)")
 
 
 @dataclass(frozen=True)
@@ -34,12 +32,7 @@ class Outcome:
     source: str
     ok: bool
     consecutive_failures: int
-
-
-def repo_of(error: str) -> str | None:
-    """'github QwenLM/Qwen3.7: 401 ...' -> 'QwenLM/Qwen3.7', for the log line's repo field."""
-    match = _REPO_IN_ERROR.match(error)
-    return match.group(1) if match else None
+    reason: Reason | None = None  # the first problem's, a metrics label; None when the poll worked
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -61,11 +54,12 @@ def track(session: Session, watch: Watch, report: SourceReport, threshold: int, 
         row.consecutive_failures += 1
         row.failing_since = row.failing_since or now
         row.last_failure_at = now
-        row.last_error = report.errors[0][:1000]
+        first = report.errors[0]
+        row.last_error = str(first)[:1000]
         n = len(report.errors)
         log.warning("%s: %s (%d error%s; %d failed poll%s in a row)", report.source, reason or row.last_error, n,
                     "" if n == 1 else "s", row.consecutive_failures, "" if row.consecutive_failures == 1 else "s",
-                    extra={"watch": watch.name, "source": report.source, "repo": repo_of(row.last_error)})
+                    extra={"watch": watch.name, "source": report.source, "repo": first.repo})
         if row.consecutive_failures >= threshold and not row.alerted:
             row.alerted = True
             row.streaks += 1
@@ -75,7 +69,7 @@ def track(session: Session, watch: Watch, report: SourceReport, threshold: int, 
                           source=report.source,
                           data={"failures": row.consecutive_failures, "since": _iso(row.failing_since),
                                 "error": row.last_error, "summary": summary})
-        return Outcome(watch.name, report.source, False, row.consecutive_failures), event
+        return Outcome(watch.name, report.source, False, row.consecutive_failures, first.reason), event
     if row.alerted:
         summary = (f"{report.source} works again after {row.consecutive_failures} failed poll(s) "
                    f"since {_iso(row.failing_since)}")
@@ -116,7 +110,7 @@ def _reason(config: Config, report: SourceReport) -> str | None:
     settings = getattr(config, report.source, None)
     url = getattr(settings, "endpoint", None) or getattr(settings, "api_url", None) or report.source
     tries = getattr(settings, "retries", 0) + 1
-    return reasons.plain(report.errors, reasons.host_of(url), tries)
+    return reasons.plain([str(e) for e in report.errors], reasons.host_of(url), tries)
 
 
 def rows(session: Session) -> list[SourceHealth]:

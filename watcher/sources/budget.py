@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from watcher.models import Reason, SourceProblem
+
 HIGH, LOW = "high", "low"
 MAX_PAUSE = 3600.0  # the longest pause any server's answer can impose on a source (docs/hostile-data.md)
 LONG_PAUSE = 900.0  # a pause longer than this is reported as a failure of the source (status, source_failing)
@@ -188,12 +190,13 @@ class Budget:
                     wait = self.reset_at - now
                 self._block(now + (wait if wait is not None else SECONDARY_WAIT), "HTTP 429 rate limited")
 
-    def long_pause(self) -> str | None:
-        """One line when the server has paused this source for longer than LONG_PAUSE, else None."""
+    def long_pause(self) -> SourceProblem | None:
+        """A problem when the server has paused this source for longer than LONG_PAUSE, else None."""
         now = self.clock()
         if self.blocked_until is None or self.blocked_until - now <= LONG_PAUSE:
             return None
-        return f"{self.source}: paused by the server until {_iso(self.blocked_until)} ({self.blocked_reason})"
+        return SourceProblem(self.source, "", None, Reason.RATE_LIMITED,
+                             f"paused by the server until {_iso(self.blocked_until)} ({self.blocked_reason})")
 
     def _block(self, until: float, reason: str) -> None:
         if self.blocked_until is None or until > self.blocked_until:

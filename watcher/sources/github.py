@@ -24,10 +24,10 @@ from github.GithubException import BadCredentialsException, RateLimitExceededExc
 
 from watcher import deadline
 from watcher.config import GitHubSettings, Watch
-from watcher.models import MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport
+from watcher.models import MAX_ID_LENGTH, Reason, RepoSnapshot, Source, SourceProblem, SourceReport
 from watcher.redact import redact
 from watcher.sources import sanitize
-from watcher.sources.base import name_matches
+from watcher.sources.base import name_matches, reason_for_status
 from watcher.sources.budget import HIGH, LOW, Budget
 from watcher.sources.cache import CacheEntry, HttpCache
 from watcher.sources.gh_http import GitHubHttp, has_next
@@ -50,7 +50,7 @@ class Unit:
     """What one unit of work (an org scan, a probe, a refresh) produced; merged in config order."""
 
     snapshots: list[RepoSnapshot] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[SourceProblem] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     complete: set[str] = field(default_factory=set)
     requests: int = 0
@@ -119,7 +119,7 @@ class GitHubSource:
             if scan is None:
                 continue
             scan.snapshots.extend(unit.snapshots)
-            scan.problems.extend(unit.errors)  # one repo's releases: the org listing itself worked
+            scan.problems.extend(map(str, unit.errors))  # one repo's releases: the org listing itself worked
             scan.failed_refreshes += len(unit.errors)
             scan.deferred.extend(unit.deferred)
             scan.requests += unit.requests
@@ -159,7 +159,7 @@ class GitHubSource:
             except Deferred as exc:
                 scan.deferred.append(str(exc))
             except _API_ERRORS as exc:
-                scan.errors.append(f"github org {org}: {describe_error(exc)}")
+                scan.errors.append(problem("org", org, exc))
         scan.requests = tally.requests
         return scan
 
@@ -283,7 +283,7 @@ class GitHubSource:
                     unit.snapshots.append(replace(prev, scope=scope))
                 unit.unseen = prev is None
             except _API_ERRORS as exc:
-                unit.errors.append(f"github {repo['full_name']} releases: {describe_error(exc)}")
+                unit.errors.append(problem("releases", repo["full_name"], exc))
                 if prev is not None:
                     unit.snapshots.append(replace(prev, scope=scope))
                 unit.unseen = prev is None
@@ -315,7 +315,7 @@ class GitHubSource:
             except Deferred as exc:
                 unit.deferred.append(str(exc))
             except _API_ERRORS as exc:
-                unit.errors.append(f"github {full_name}: {describe_error(exc)}")
+                unit.errors.append(problem("repo", full_name, exc))
         unit.requests = tally.requests
         return unit
 
@@ -359,6 +359,29 @@ def web_url(api_url: str) -> str:
     if base in ("https://api.github.com", "http://api.github.com"):
         return "https://github.com"
     return base.removesuffix("/api/v3").removesuffix("/api")
+
+
+def problem(scope: str, repo: str, exc: BaseException) -> SourceProblem:
+    """The failed request as a typed problem; str() is the line the log and status show."""
+    return SourceProblem(Source.GITHUB.value, scope, repo, reason_of(exc), describe_error(exc))
+
+
+def reason_of(exc: BaseException) -> Reason:
+    if isinstance(exc, RateLimitExceededException):
+        return Reason.RATE_LIMITED
+    if isinstance(exc, BadCredentialsException):
+        return Reason.AUTH
+    if isinstance(exc, GithubException):
+        return reason_for_status(exc.status)
+    if isinstance(exc, requests.exceptions.RetryError):
+        return Reason.SERVER  # urllib3 ran out of retries on error answers (5xx)
+    if isinstance(exc, requests.Timeout) or "timed out" in str(exc):  # urllib3 wraps its timeouts
+        return Reason.TIMEOUT
+    if isinstance(exc, requests.RequestException):
+        return Reason.NETWORK
+    if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
+        return Reason.INVALID_RESPONSE
+    return Reason.OTHER
 
 
 def describe_error(exc: BaseException) -> str:

@@ -25,9 +25,10 @@ from huggingface_hub.utils._http import default_client_factory
 
 from watcher import DISTRIBUTION, __version__, deadline, telemetry
 from watcher.config import HubSettings, Watch
-from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceReport, is_weight_file
+from watcher.models import (MAX_FILES_KEPT, MAX_ID_LENGTH, Reason, RepoSnapshot, Source, SourceProblem, SourceReport,
+                            is_weight_file)
 from watcher.sources import sanitize
-from watcher.sources.base import name_matches
+from watcher.sources.base import name_matches, reason_for_status
 from watcher.sources.budget import LOW, Budget
 from watcher.sources.cache import HttpCache
 from watcher.sources.http import (BoundedRetry, Deferred, Tally, Unavailable, count_request,
@@ -73,9 +74,10 @@ class _Transport(httpx2.BaseTransport):
         url = redact(str(request.url))
         if not same_origin(request.url, self._origin):
             # A Link header or a redirect naming another host: HF_TOKEN goes only to the configured endpoint.
-            raise Unavailable(f"huggingface: refused to follow a link to another host ({request.url.host})")
+            raise Unavailable(f"huggingface: refused to follow a link to another host ({request.url.host})",
+                              Reason.INVALID_RESPONSE)
         if deadline.expired():
-            raise Unavailable(f"{url}: not sent, max_poll_time used up for this cycle")
+            raise Unavailable(f"{url}: not sent, max_poll_time used up for this cycle", Reason.TIMEOUT)
         if not self._budget.allow(current_priority(), request.url.path):
             raise Deferred(f"huggingface {request.url.path}: deferred ({self._budget.why()})")
 
@@ -103,7 +105,7 @@ class _Transport(httpx2.BaseTransport):
                                 "used up") from None
 
         return self._retry.call(send_in_time, url, status_of=lambda r: r.status_code, headers_of=lambda r: r.headers,
-                                network_errors=(httpx2.TransportError,))
+                                network_errors=(httpx2.TransportError,), timeouts=(httpx2.TimeoutException,))
 
 
 def _decoded(response: httpx2.Response, request: httpx2.Request, url: str) -> httpx2.Response:
@@ -206,7 +208,7 @@ class HubSource:
         sized = [asked[s.key] if s.key in asked else self._sized(s, previous.get(s.key)) for s in found.values()]
         for snap, errors, deferred, requests in sized:
             report.repos.append(snap)
-            report.problems.extend(errors)  # one repo's sizes: the listing itself worked
+            report.problems.extend(map(str, errors))  # one repo's sizes: the listing itself worked
             report.deferred.extend(deferred)
             report.requests += requests
         if pause := self.budget.long_pause():
@@ -235,7 +237,7 @@ class HubSource:
                 deferred.append(str(exc))
                 scope = ""
             except (HfHubHTTPError, Unavailable, httpx2.HTTPError, OfflineModeIsEnabled, *_BAD_DATA) as exc:
-                errors.append(f"huggingface {'author ' if kind == 'author' else ''}{name}: {describe_error(exc)}")
+                errors.append(problem(kind, name, exc))
                 scope = ""
         return snaps, scope, errors, deferred, tally.requests
 
@@ -337,7 +339,7 @@ class HubSource:
             report.deferred.append(str(exc))
             return snap
         except (HfHubHTTPError, Unavailable, httpx2.HTTPError, OfflineModeIsEnabled, *_BAD_DATA) as exc:
-            report.errors.append(f"huggingface {snap.repo_id} file sizes: {describe_error(exc)}")
+            report.errors.append(problem("file sizes", snap.repo_id, exc))
             return snap
 
     def _weight_bytes(self, snap: RepoSnapshot) -> int:
@@ -478,6 +480,25 @@ def _iso(value) -> str | None:
     if value is None:
         return None
     return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else str(value)
+
+
+def problem(scope: str, repo: str, exc: Exception) -> SourceProblem:
+    """The failed request as a typed problem; str() is the line the log and status show."""
+    return SourceProblem(Source.HUGGINGFACE.value, scope, repo, reason_of(exc), describe_error(exc))
+
+
+def reason_of(exc: Exception) -> Reason:
+    if isinstance(exc, Unavailable):
+        return exc.reason
+    if isinstance(exc, HfHubHTTPError) and _status(exc) is not None:
+        return reason_for_status(_status(exc))
+    if isinstance(exc, httpx2.TimeoutException):
+        return Reason.TIMEOUT
+    if isinstance(exc, (httpx2.HTTPError, HfHubHTTPError)):
+        return Reason.NETWORK
+    if isinstance(exc, _BAD_DATA):
+        return Reason.INVALID_RESPONSE
+    return Reason.OTHER
 
 
 def describe_error(exc: Exception) -> str:

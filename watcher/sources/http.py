@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from watcher import deadline
+from watcher.models import Reason
 from watcher.redact import redact
+from watcher.sources.base import reason_for_status
 from watcher.sources.budget import MAX_PAUSE, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -23,7 +25,13 @@ MAX_RETRY_AFTER = MAX_PAUSE  # whatever a server asks (budget.parse_retry_after,
 
 
 class Unavailable(Exception):
-    """The API did not answer usefully within our retry budget; the cycle reports it and moves on."""
+    """The API did not answer usefully within our retry budget; the cycle reports it and moves on.
+
+    `reason`: what the source's problem is filed under (models.Reason)."""
+
+    def __init__(self, message: str, reason: Reason = Reason.OTHER) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class _RetryableStatus(Exception):
@@ -64,6 +72,7 @@ class BoundedRetry:
         status_of: Callable[[T], int],
         headers_of: Callable[[T], Mapping[str, str]],
         network_errors: tuple[type[BaseException], ...],
+        timeouts: tuple[type[BaseException], ...] = (),
     ) -> T:
         def attempt() -> T:
             response = send()
@@ -95,11 +104,12 @@ class BoundedRetry:
         except _RetryableStatus as exc:
             after = f", retry after {exc.retry_after:g}s" if exc.retry_after is not None else ""
             if exc.status == 429:
-                raise Unavailable(f"{url}: HTTP 429 rate limited{after}") from None
-            raise Unavailable(f"{url}: HTTP {exc.status}{after}") from None
+                raise Unavailable(f"{url}: HTTP 429 rate limited{after}", Reason.RATE_LIMITED) from None
+            raise Unavailable(f"{url}: HTTP {exc.status}{after}", reason_for_status(exc.status)) from None
         except network_errors as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise Unavailable(f"{url}: {type(exc).__name__}: {redact(reason)}") from None
+            kind = Reason.TIMEOUT if isinstance(exc, timeouts) else Reason.NETWORK
+            raise Unavailable(f"{url}: {type(exc).__name__}: {redact(reason)}", kind) from None
 
 
 

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from watcher.plaintext import INVISIBLE
-from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, SourceReport
+from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, SourceProblem, SourceReport
 
 MAX_TAG = 200  # git allows longer ref names; no release tag is anywhere near this
 MAX_TEXT = 1000  # descriptions, error lines
@@ -37,6 +37,16 @@ def text(value: Any, limit: int = MAX_TEXT) -> str | None:
         return None
     cleaned = _INVISIBLE.sub("", str(value))
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def clean_problem(value: SourceProblem) -> SourceProblem:
+    """The problem's text cleaned like any error line: its str() is text(str(value)), fields kept apart."""
+    repo = None if value.repo is None else _INVISIBLE.sub("", value.repo)
+    cleaned = dataclasses.replace(value, repo=repo, message=_INVISIBLE.sub("", value.message))
+    over = len(str(cleaned)) - MAX_TEXT
+    if over > 0:
+        cleaned = dataclasses.replace(cleaned, message=cleaned.message[: max(0, len(cleaned.message) - over - 1)] + "…")
+    return cleaned
 
 
 def json_safe(value: Any) -> Any:
@@ -111,5 +121,5 @@ def report(rep: SourceReport) -> SourceReport:
             repos.append(cleaned)
         if problem:
             problems.append(text(problem))
-    return dataclasses.replace(rep, repos=repos, errors=[text(e) for e in rep.errors], problems=problems,
+    return dataclasses.replace(rep, repos=repos, errors=[clean_problem(e) for e in rep.errors], problems=problems,
                                deferred=[text(d) for d in rep.deferred])
