@@ -15,7 +15,7 @@ from watcher import cadence
 from watcher import variant_state as vs
 from watcher import variants as vmod
 from watcher.config import Watch
-from watcher.models import Event, EventKind, WatchState
+from watcher.models import Event, EventKind, Source, WatchState
 
 # The kinds whose history the rules below need.
 HISTORY_KINDS = (EventKind.WATCH_STARTED, EventKind.WINDOW_OPENED, EventKind.OVERDUE, EventKind.REMINDER, EventKind.RELEASED,
@@ -108,7 +108,7 @@ def _released(watch: Watch, win: cadence.Window, today: dt.date, past: Sequence[
     variant = _variant_words(watch, win, label, first.day)
     dated = f" (dated by the repo's createdAt {first.day})" if first.dated_by == "createdAt" else ""
     # About the same repo as its weights_published, so Slack threads both together (notify/threads.py).
-    return [Event(watch.name, EventKind.RELEASED, "released", "huggingface", first.repo, data={
+    return [Event(watch.name, EventKind.RELEASED, "released", Source.HUGGINGFACE.value, first.repo, data={
         "released_on": first.day.isoformat(), "lag_days": (first.day - watch.flagship.released).days,
         "window_start": win.start.isoformat(), "window_end": win.end.isoformat(), "url": first.url,
         "variant": label, "dated_by": first.dated_by,
@@ -122,7 +122,7 @@ def _baseline_weights(past: Sequence[Past], new: Sequence[Event]) -> set[str] | 
     started = [p.data for p in past if p.kind == EventKind.WATCH_STARTED.value]
     started += [e.data for e in new if e.kind is EventKind.WATCH_STARTED]
     keys = {vmod.variant_of(str(item.get("repo_id") or "")).key for data in started for item in data.get("visible") or []
-            if item.get("weights") and item.get("source") == "huggingface"}
+            if item.get("weights") and item.get("source") == Source.HUGGINGFACE}
     return keys or None
 
 

@@ -375,6 +375,7 @@ def _released(cfg, watch: str) -> bool | None:
     """Whether open weights were seen, from the database if there is one; None when nothing was polled yet.
 
     No database is normal here (the history comes from the config); one that cannot be read is an error."""
+    from watcher.models import released
     from watcher.store import queries
     from watcher.store.db import StoreError, transaction
     from watcher.store.reader import NoDatabase, open_reader as reader
@@ -384,7 +385,7 @@ def _released(cfg, watch: str) -> bool | None:
         with transaction(engine) as session:
             if queries.watch_row(session, watch) is None:
                 return None
-            return any(r.has_weights and r.source == "huggingface" for r in queries.repos_of(session, watch))
+            return released(queries.repos_of(session, watch))
     except NoDatabase:
         return None
     except StoreError as exc:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from watcher import telemetry
 from watcher.config import Config
-from watcher.models import WatchState
+from watcher.models import DeliveryState, Source, WatchState
 from watcher.store.tables import Delivery
 from watcher.pipeline import Clock, CycleResult, utcnow
 from watcher.sources import SOURCES
@@ -42,7 +42,7 @@ class StoreCollector:
             with transaction(self.engine) as session:
                 health = [(r.watch, r.source, r.last_success_at, r.consecutive_failures)
                           for r in source_health.rows(session)]
-                oldest = session.scalar(select(func.min(Delivery.created_at)).where(Delivery.status == "pending"))
+                oldest = session.scalar(select(func.min(Delivery.created_at)).where(Delivery.status == DeliveryState.PENDING))
         except Exception as exc:  # noqa: BLE001 - a scrape reports the failure instead of a 500
             log.warning("metrics: cannot read the database: %s", type(exc).__name__)
             up.add_metric([], 0)
@@ -134,7 +134,7 @@ class Metrics:
     def on_response(self, source: str, status: str, headers: Mapping[str, str]) -> None:
         self.requests.labels(source, status).inc()
         remaining = headers.get("x-ratelimit-remaining") or headers.get("X-RateLimit-Remaining")
-        if source == "github" and remaining is not None:
+        if source == Source.GITHUB and remaining is not None:
             try:
                 self.rate_limit.set(float(remaining))
             except ValueError:

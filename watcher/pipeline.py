@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from watcher import alerts, notify, observed, polling, source_health
+from watcher import alerts, models, notify, observed, polling, source_health
 from watcher import variant_state as vs
 from watcher.config import Config, Watch
 from watcher.detect import detect
-from watcher.models import Event, Reason, RepoSnapshot, SourceProblem, SourceReport
+from watcher.models import Event, EventKind, Reason, RepoSnapshot, SourceProblem, SourceReport
 from watcher.notify import outbox
 from watcher.redact import redact
 from watcher.sources import SOURCES, Source, name_matches, sanitize
@@ -56,9 +56,10 @@ class Coverage:
 
     def __init__(self, watch: Watch) -> None:
         self.specs = {}
-        for source, spec in (("huggingface", watch.huggingface), ("github", watch.github)):
+        hub, github = models.Source.HUGGINGFACE, models.Source.GITHUB
+        for source, spec in ((hub, watch.huggingface), (github, watch.github)):
             if spec is not None:
-                owners = spec.authors if source == "huggingface" else spec.orgs
+                owners = spec.authors if source is hub else spec.orgs
                 self.specs[source] = (spec, {r.lower() for r in spec.repos}, {o.lower() for o in owners})
 
     def __call__(self, snap: RepoSnapshot) -> bool:
@@ -92,7 +93,7 @@ def fetch(watch: Watch, sources: dict[str, Source], previous: dict[str, RepoSnap
 def cadence_alerts(session, watch: Watch, snapshots: dict[str, RepoSnapshot], now: dt.datetime,
                    new: list[Event]) -> list[Event]:
     """Window opened / overdue / reminders / released, timed from the events table (restart-safe)."""
-    released = any(s.source == "huggingface" and s.has_weights for s in snapshots.values())
+    released = models.released(snapshots.values())
     rows = queries.events_of_kinds(session, watch.name, [k.value for k in alerts.HISTORY_KINDS])
     past = [alerts.Past(r.kind, r.dedup_key, r.created_at, r.data or {}) for r in rows]
     return alerts.cadence_events(watch, watch.expected(), now, released, past, new, landings(snapshots, now, new))
@@ -111,10 +112,10 @@ def _attached(seen: Config, watch: Watch) -> Watch:
 def landings(snapshots: dict[str, RepoSnapshot], now: dt.datetime, new: list[Event]) -> list[vs.Landing]:
     """The watch's Hub repos with weights: dated today when their weights appear in this cycle, else by
     their createdAt (they were there before: at the baseline, or before this watch existed)."""
-    fresh = {e.repo_id for e in new if e.kind.value == "weights_published" and e.source == "huggingface"}
+    fresh = {e.repo_id for e in new if e.kind == EventKind.WEIGHTS_PUBLISHED and e.source == models.Source.HUGGINGFACE}
     out = []
     for snap in snapshots.values():
-        if snap.source != "huggingface" or not snap.has_weights:
+        if not models.has_open_weights(snap):
             continue
         created = vs.parse_day(snap.created_at)
         raw = snap.created_at if created else None

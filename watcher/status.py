@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from watcher import cadence, notify, observed
+from watcher import cadence, models, notify, observed
 from watcher import variant_state as vs
 from watcher.config import Config
 from watcher.store import cache_queries, queries
@@ -101,7 +101,7 @@ def _run(run) -> dict[str, Any] | None:
 def _watch(session, watch, today: dt.date, counts) -> dict[str, Any]:
     rows = queries.repos_of(session, watch.name)
     memory = queries.watch_row(session, watch.name)
-    released = any(r.has_weights and r.source == "huggingface" for r in rows)
+    released = models.released(rows)
     window = watch.expected()
     position = {**window.position(today, released).to_dict(), "state_by_window": None}  # same keys polled or not
     polled = bool(memory and memory.baselined_scopes)
@@ -139,7 +139,7 @@ def _landings(session, watch: str, rows, memory) -> list[vs.Landing]:
             said[repo] = day
     out = []
     for row in rows:
-        if row.source != "huggingface" or not row.has_weights or row.weights_seen is None:
+        if not models.has_open_weights(row) or row.weights_seen is None:
             continue
         created = vs.parse_day(row.snapshot.get("created_at"))
         at_start = memory is not None and row.weights_seen <= memory.created_at

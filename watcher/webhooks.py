@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from watcher import telemetry
 from watcher.config import Config, Webhooks
-from watcher.models import RepoSnapshot
+from watcher.models import RepoSnapshot, Source
 
 log = logging.getLogger(__name__)
 SECRET_ENV = "WATCHER_WEBHOOK_SECRET"
@@ -67,7 +67,7 @@ def watches_for(config: Config, repo_id: str) -> tuple[str, ...]:
     """The watches whose Hub authors/repos and include/exclude patterns cover this repo (as a poll would)."""
     from watcher.pipeline import covers
 
-    snap = RepoSnapshot(source="huggingface", repo_id=repo_id, scope="webhook", visible=True)
+    snap = RepoSnapshot(source=Source.HUGGINGFACE.value, repo_id=repo_id, scope="webhook", visible=True)
     return tuple(w.name for w in config.watches if w.huggingface is not None and covers(w, snap))
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.config import Config, Watch
-from watcher.models import WatchState
+from watcher.models import WatchState, released
 from watcher.notify import blocks as bk
 from watcher.notify.base import DeliveryError, Notifier
 from watcher.notify.render import Item, Message, build_message
@@ -117,11 +117,11 @@ def _deliver_one(config: Config, engine: Engine, notifier: Notifier, delivery_id
                  result) -> bool:
     """False when the destination should get nothing more this cycle (a failure, or another sender busy)."""
     with transaction(engine) as session:
-        claimed = store_outbox.claim(session, [delivery_id])
-    if claimed == store_outbox.BUSY:  # another replica sends it, and the rest of this destination in order
+        claim = store_outbox.claim(session, [delivery_id])
+    if claim.busy:  # another replica sends it, and the rest of this destination in order
         result.pending += 1
         return False
-    if not claimed:
+    if not claim.ids:
         return True
     try:
         with transaction(engine) as session:
@@ -251,10 +251,10 @@ class Ledger:
 def _summarise(config: Config, engine: Engine, notifier: Notifier, ids: list[int], clock: Clock, result) -> bool:
     """One message standing in for a backlog too old to be news; its rows count as delivered."""
     with transaction(engine) as session:
-        claimed = store_outbox.claim(session, ids)
-    if claimed == store_outbox.BUSY or not claimed:
-        return claimed != store_outbox.BUSY
-    ids = list(claimed)
+        claim = store_outbox.claim(session, ids)
+    if claim.busy or not claim.ids:
+        return not claim.busy
+    ids = list(claim.ids)
     ledger = Ledger(engine, ids[0], notifier.destination, "*", clock)
     with transaction(engine) as session:
         rows = list(session.scalars(select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)))
@@ -303,8 +303,7 @@ def build(config: Config, session, row: Delivery, clock: Clock) -> Message | Non
 
         watch = observed.attach(config, session).watch(row.watch)
         title = watch.display_title
-        released = any(r.has_weights and r.source == "huggingface" for r in queries.repos_of(session, watch.name))
-        context = context_line(watch, clock().date(), released)
+        context = context_line(watch, clock().date(), released(queries.repos_of(session, watch.name)))
     except KeyError:
         title, context = row.watch, ""
     payload = [{"kind": e.kind, "source": e.source, "repo_id": e.repo_id, "data": e.data} for e in events]

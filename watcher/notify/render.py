@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from watcher.models import Source
 from watcher.redact import redact
 from watcher.plaintext import visible
 
@@ -109,7 +110,7 @@ def _lines(event: dict, source: str | None, repo_id: str | None) -> list[tuple[s
     if kind == "weights_published":
         return [("Weights published", repo_id, url, facts(data))]
     if kind == "repo_appeared":
-        if source == "github":
+        if source == Source.GITHUB:
             label = "GitHub repo is now public" if data.get("was_hidden_status") else "New GitHub repo"
             return [(label, repo_id, url, facts(data))]
         return [("New repo, no weights yet (placeholder)", repo_id, url, facts(data))]

@@ -150,7 +150,7 @@ class GitHubSource:
             try:
                 kind = self._events_or_everything(watch.name, org, scan)
                 listing = self._listing(org, kind)
-                invalid = {r["full_name"] for r in listing if not sanitize.valid_repo_id("github", r["full_name"])}
+                invalid = {r["full_name"] for r in listing if not sanitize.valid_repo_id(self.name, r["full_name"])}
                 scan.problems += [f"github org {org}: listing entry {sanitize.text(name, 120)!r} is not "
                                   "a valid repo id; ignored" for name in sorted(invalid)]
                 listing = [r for r in listing if r["full_name"] not in invalid]
@@ -298,7 +298,7 @@ class GitHubSource:
             try:
                 try:
                     repo = self.http.get(f"/repos/{full_name}", parse=_summary, what=f"repo {full_name}").body
-                    if not sanitize.valid_repo_id("github", repo["full_name"]):
+                    if not sanitize.valid_repo_id(self.name, repo["full_name"]):
                         raise ValueError(f"the API named it {sanitize.text(repo['full_name'], 120)!r}, not a repo id")
                 except UnknownObjectException as exc:
                     unit.snapshots.append(RepoSnapshot(self.name, full_name, scope, visible=False,

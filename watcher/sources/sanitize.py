@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from watcher.plaintext import INVISIBLE
-from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, SourceProblem, SourceReport
+from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceProblem, SourceReport
 
 MAX_TAG = 200  # git allows longer ref names; no release tag is anywhere near this
 MAX_TEXT = 1000  # descriptions, error lines
@@ -74,7 +74,7 @@ def valid_repo_id(source: str, repo_id: Any) -> bool:
     owner, name = repo_id.split("/")
     if ".." in repo_id or name in (".", ".."):
         return False
-    if source == "github":
+    if source == Source.GITHUB:
         return bool(_GH_OWNER.fullmatch(owner) and _GH_NAME.fullmatch(name))
     return bool(_HUB_PART.fullmatch(owner) and _HUB_PART.fullmatch(name) and "--" not in repo_id)
 

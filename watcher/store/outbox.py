@@ -17,16 +17,26 @@ import socket
 import threading
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from watcher.models import DeliveryState
 from watcher.store.tables import Delivery
 
-BUSY = "busy"  # another live sender holds this row right now
 LEASE = dt.timedelta(minutes=10)  # longer than any one delivery may take (notifier timeouts, Retry-After caps)
 HOST = socket.gethostname()[:100]
 NONCE = uuid.uuid4().hex[:12]  # tells this life of our pid from an earlier one (a restarted container)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What claim() got: the ids leased to us now, or `busy` (a live sender holds one of them, so the
+    caller leaves them, and what follows them in order, to it)."""
+
+    ids: tuple[int, ...] = ()
+    busy: bool = False
 
 
 def owner() -> str:
@@ -58,10 +68,10 @@ def _dead(claimant: str | None) -> bool:
     return False
 
 
-def claim(session: Session, delivery_ids: Sequence[int]) -> list[int] | str:
-    """Lease the pending rows for this process; BUSY if a live sender holds any of them.
+def claim(session: Session, delivery_ids: Sequence[int]) -> Claim:
+    """Lease the pending rows for this process; busy if a live sender holds any of them.
 
-    Returns the ids claimed (rows already delivered or failed drop out). Commit right after.
+    The ids claimed leave out rows already delivered or failed. Commit right after.
     """
     ids, me, now = list(delivery_ids), owner(), _now()
     stale = [d.id for d in session.scalars(select(Delivery).where(Delivery.id.in_(ids)))
@@ -70,18 +80,18 @@ def claim(session: Session, delivery_ids: Sequence[int]) -> list[int] | str:
                Delivery.claimed_by == me)
     result = session.execute(
         update(Delivery)
-        .where(and_(Delivery.id.in_(ids), Delivery.status == "pending", free))
+        .where(and_(Delivery.id.in_(ids), Delivery.status == DeliveryState.PENDING, free))
         .values(claimed_by=me, claimed_until=now + LEASE, attempts=Delivery.attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    claimed = list(session.scalars(select(Delivery.id).where(Delivery.id.in_(ids), Delivery.claimed_by == me,
-                                                             Delivery.status == "pending")))
+    claimed = tuple(session.scalars(select(Delivery.id).where(Delivery.id.in_(ids), Delivery.claimed_by == me,
+                                                              Delivery.status == DeliveryState.PENDING)))
     if result.rowcount < len(ids):
-        held = session.scalars(select(Delivery.id).where(Delivery.id.in_(ids), Delivery.status == "pending",
+        held = session.scalars(select(Delivery.id).where(Delivery.id.in_(ids), Delivery.status == DeliveryState.PENDING,
                                                          Delivery.claimed_by != me)).first()
         if held is not None:
-            return BUSY
-    return claimed
+            return Claim(busy=True)
+    return Claim(claimed)
 
 
 def release(session: Session, delivery_ids: Sequence[int]) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from watcher.models import Event, RepoSnapshot
+from watcher.models import DeliveryState, Event, RepoSnapshot
 from watcher.store.tables import Delivery, EventRow, PollRun, RepoRow, WatchRow
 
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+PENDING, DELIVERED, FAILED = DeliveryState.PENDING, DeliveryState.DELIVERED, DeliveryState.FAILED
 
 
 @dataclass(frozen=True)

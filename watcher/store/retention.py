@@ -17,6 +17,7 @@ from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from watcher.config import Retention
+from watcher.models import DeliveryState
 from watcher.store.tables import Delivery, EventRow, PollRun, SentMessage
 
 BATCH_AGE = dt.timedelta(days=1)  # prune when the oldest prunable row is this much past its age
@@ -40,7 +41,7 @@ def _poll_runs(session: Session, cutoff: dt.datetime) -> int:
 def _deliveries(session: Session, cutoff: dt.datetime) -> int:
     thread_parent = exists().where(and_(SentMessage.delivery_id == Delivery.id, SentMessage.thread_ts.is_(None),
                                         SentMessage.ts.is_not(None)))
-    due = (Delivery.status == "delivered", Delivery.delivered_at < cutoff, ~thread_parent)
+    due = (Delivery.status == DeliveryState.DELIVERED, Delivery.delivered_at < cutoff, ~thread_parent)
     oldest = session.scalars(select(func.min(Delivery.delivered_at)).where(*due)).first()
     if oldest is None or oldest > cutoff - BATCH_AGE:
         return 0

@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from watcher.models import DeliveryState
+
 
 class UTCDateTime(TypeDecorator):
     """Stores UTC and always hands back aware datetimes, also on SQLite which forgets the zone."""
@@ -102,7 +104,7 @@ class Delivery(Base):
     watch: Mapped[str] = mapped_column(String(200))
     destination: Mapped[str] = mapped_column(String(200))
     event_ids: Mapped[list[Any]]
-    status: Mapped[str] = mapped_column(String(16), index=True, default="pending")
+    status: Mapped[str] = mapped_column(String(16), index=True, default=DeliveryState.PENDING.value)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
