@@ -55,7 +55,7 @@ class Coverage:
     """covers() for one watch, its name sets built once per cycle instead of once per repo."""
 
     def __init__(self, watch: Watch) -> None:
-        self.specs = {}
+        self.specs: dict[str, tuple] = {}
         hub, github = models.Source.HUGGINGFACE, models.Source.GITHUB
         for source, spec in ((hub, watch.huggingface), (github, watch.github)):
             if spec is not None:
