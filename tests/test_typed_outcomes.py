@@ -208,3 +208,34 @@ def test_notifier_with_only_send_is_delivered_through_the_outbox(hub, github, sl
     assert again.delivered == 1 and len(slack.messages) == 2 and "Qwen/Qwen3.7-1B" in slack.messages[1]["text"]
     with transaction(engine) as session:
         assert {d.status for d in session.query(Delivery)} == {DeliveryState.DELIVERED}
+
+
+# -- imports point one way inside sources/ and notify/ -------------------------------------------
+def _imports(package: str) -> dict[str, set[str]]:
+    """module -> the modules of `package` it imports (inside functions too), by walking the source."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "watcher" / package
+    names = {f"watcher.{package}" if p.stem == "__init__" else f"watcher.{package}.{p.stem}": p
+             for p in root.glob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in names}
+    for name, path in names.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module in names:
+                for alias in node.names:
+                    sub = f"{node.module}.{alias.name}"
+                    graph[name].add(sub if sub in names else node.module)
+            elif isinstance(node, ast.Import):
+                graph[name].update(a.name for a in node.names if a.name in names)
+        graph[name].discard(name)
+    return graph
+
+
+@pytest.mark.parametrize("package", ["sources", "notify"])
+def test_implementations_never_import_their_registry(package):
+    graph = _imports(package)
+    registry = f"watcher.{package}"
+    assert f"watcher.{package}.base" in graph
+    importers = {name for name, targets in graph.items() if registry in targets}
+    assert importers == set(), f"{sorted(importers)} import the registry {registry}; import {registry}.base instead"
