@@ -181,7 +181,7 @@ def test_released_only_for_the_first_weights():
 
 def test_daemon_cadence_check_sends_reminders_without_polling(watcher, hub, github):
     """The daemon's hourly cadence check (no API calls) follows the same rules: weekly, timed from the table."""
-    from watcher import daemon
+    from watcher import pipeline
     from watcher.store.db import open_engine
 
     poll(watcher, "2026-07-01T12:00:00Z")
@@ -190,7 +190,7 @@ def test_daemon_cadence_check_sends_reminders_without_polling(watcher, hub, gith
     seen = len(hub.requests) + len(github.requests)
 
     def check(when: dt.datetime) -> list[str]:
-        return [e.kind.value for e in daemon.cadence_check(cfg, engine, lambda: when).events]
+        return [e.kind.value for e in pipeline.cadence_check(cfg, engine, lambda: when).events]
 
     day = dt.datetime(2026, 7, 10, 1, tzinfo=UTC)
     assert check(day) == ["window_opened"] and check(day + dt.timedelta(hours=1)) == []

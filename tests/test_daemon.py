@@ -14,6 +14,7 @@ from daemon_proc import Daemon, count, finished_runs, wait_for
 from helpers import base_config
 from watcher import config as config_mod
 from watcher import daemon as daemon_mod
+from watcher import pipeline, stop_signals
 from watcher.store.db import open_engine, transaction
 from watcher.store.tables import Delivery, EventRow
 
@@ -93,9 +94,9 @@ def test_cadence_check_alerts_overdue_without_polling(watcher, hub, github):
     engine = open_engine(cfg.database)
     seen = len(hub.requests) + len(github.requests)
     late = dt.datetime(2026, 7, 25, 12, tzinfo=UTC)
-    result = daemon_mod.cadence_check(cfg, engine, lambda: late)
+    result = pipeline.cadence_check(cfg, engine, lambda: late)
     assert [e.kind.value for e in result.events] == ["overdue"] and result.delivered == 1
-    assert daemon_mod.cadence_check(cfg, engine, lambda: late).events == []  # once
+    assert pipeline.cadence_check(cfg, engine, lambda: late).events == []  # once
     assert len(hub.requests) + len(github.requests) == seen  # no API call
     with transaction(engine) as session:
         kinds = [r.kind for r in session.query(EventRow).order_by(EventRow.id)]
@@ -106,7 +107,7 @@ def test_cadence_check_alerts_overdue_without_polling(watcher, hub, github):
 def test_cadence_check_leaves_unpolled_watch_alone(tmp_path):
     cfg = make_config(tmp_path)
     engine = open_engine(cfg.database)
-    result = daemon_mod.cadence_check(cfg, engine, lambda: dt.datetime(2027, 1, 1, tzinfo=UTC))
+    result = pipeline.cadence_check(cfg, engine, lambda: dt.datetime(2027, 1, 1, tzinfo=UTC))
     assert result.events == []
 
 
@@ -207,7 +208,7 @@ def test_second_signal_after_the_grace_exits_at_once(watcher, hub, tmp_path):
         elapsed = time.monotonic() - first
         code, out = proc.finish()
     assert code == 128 + signal.SIGINT, out
-    assert elapsed >= daemon_mod.REPEAT_GRACE  # the repeats within the grace did not force it
+    assert elapsed >= stop_signals.REPEAT_GRACE  # the repeats within the grace did not force it
     assert "received SIGINT again: exiting now" in out
     assert out.count(": no new jobs;") == 1  # one stop request; Python may run pending handlers in any order
 
