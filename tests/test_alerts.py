@@ -182,11 +182,11 @@ def test_released_only_for_the_first_weights():
 def test_daemon_cadence_check_sends_reminders_without_polling(watcher, hub, github):
     """The daemon's hourly cadence check (no API calls) follows the same rules: weekly, timed from the table."""
     from watcher import pipeline
-    from watcher.store.db import open_engine
+    from watcher.store.schema import open_current
 
     poll(watcher, "2026-07-01T12:00:00Z")
     cfg = config.load(str(watcher.path))
-    engine = open_engine(cfg.database)
+    engine = open_current(cfg.database)
     seen = len(hub.requests) + len(github.requests)
 
     def check(when: dt.datetime) -> list[str]:

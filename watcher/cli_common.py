@@ -80,11 +80,14 @@ def open_reader(config):
         fail(str(exc))
 
 
-def open_store(config, create: bool = True):
-    from watcher.store.db import StoreError, open_engine
+def open_store(config):
+    """For commands that write (poll, run, notify retry): open, creating the SQLite file, and bring the schema
+    to this release's newest (one SELECT when it is already there)."""
+    from watcher.store.db import StoreError
+    from watcher.store.schema import open_current
 
     try:
-        return open_engine(config.database, create=create)
+        return open_current(config.database)
     except StoreError as exc:
         fail(str(exc))
 
