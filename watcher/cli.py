@@ -232,12 +232,13 @@ def cadence_cmd(
     except KeyError:
         fail(f"unknown watch {watch!r} (watches: {', '.join(w.name for w in cfg.watches)})")
     if export:
-        if chosen.history is None:
+        history = cadence_report.cadence.history_of(chosen, cfg.cadences)
+        if history is None:
             fail(f"watch {chosen.name} names no cadence: nothing to export")
-        typer.echo(cadence_report.export_yaml(chosen.cadence or "", chosen.history), nl=False)
+        typer.echo(cadence_report.export_yaml(chosen.cadence or "", history), nl=False)
         return
     if backtest:
-        test = cadence_report.backtest_report(chosen)
+        test = cadence_report.backtest_report(chosen, cfg.cadences)
         if as_json:
             typer.echo(json.dumps(test, indent=2))
         else:
@@ -245,7 +246,7 @@ def cadence_cmd(
         return
     today = now().date()
     fmt = _plot_format(plot) if plot else None
-    doc = cadence_report.report(chosen, today, _released(cfg, chosen.name))
+    doc = cadence_report.report(chosen, cfg.cadences, today, _released(cfg, chosen.name))
     if plot:
         from pathlib import Path
 
@@ -256,7 +257,7 @@ def cadence_cmd(
                 raise
             fail("--plot needs matplotlib: pip install 'openweights-watcher[plot]'", code=1)
         try:
-            plot_mod.render(cadence_report.plot_data(chosen, today), Path(plot), fmt)
+            plot_mod.render(cadence_report.plot_data(chosen, cfg.cadences, today), Path(plot), fmt)
         except OSError as exc:
             fail(f"--plot {plot}: cannot write: {exc.strerror or exc}", code=1)
         doc["plot"] = plot

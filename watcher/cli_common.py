@@ -43,8 +43,10 @@ def load_config(ctx: typer.Context, log_default: str | None = "WARNING"):
     """The config named before or after the command; also sets up logging (None: the command does)."""
     if log_default:
         setup_logging(ctx, log_default)
+    from watcher import windows
+
     try:
-        cfg = config_mod.load(ctx.ensure_object(dict).get("config"))
+        cfg = windows.checked(config_mod.load(ctx.ensure_object(dict).get("config")))
     except config_mod.ConfigError as exc:
         fail(str(exc))
     from watcher.notify import credential_problems

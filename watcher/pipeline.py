@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from watcher import alerts, notify, observed, polling, source_health
 from watcher import variant_state as vs
-from watcher.config import Config, Watch
+from watcher.config import Cadence, Config, Watch
 from watcher.detect import detect
 from watcher.models import Event, RepoSnapshot, SourceReport
 from watcher.notify import outbox
@@ -27,6 +27,7 @@ from watcher.store import queries
 from watcher.store import retention
 from watcher.store.db import transaction
 from watcher.store.tables import PollRun
+from watcher.windows import expected_window
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -94,23 +95,14 @@ def fetch(watch: Watch, sources: dict[str, Source], previous: dict[str, RepoSnap
     return reports
 
 
-def cadence_alerts(session, watch: Watch, snapshots: dict[str, RepoSnapshot], now: dt.datetime,
-                   new: list[Event]) -> list[Event]:
+def cadence_alerts(session, watch: Watch, cadences: Mapping[str, Cadence], snapshots: dict[str, RepoSnapshot],
+                   now: dt.datetime, new: list[Event]) -> list[Event]:
     """Window opened / overdue / reminders / released, timed from the events table (restart-safe)."""
     released = any(s.source == "huggingface" and s.has_weights for s in snapshots.values())
     rows = queries.events_of_kinds(session, watch.name, [k.value for k in alerts.HISTORY_KINDS])
     past = [alerts.Past(r.kind, r.dedup_key, r.created_at, r.data or {}) for r in rows]
-    return alerts.cadence_events(watch, watch.expected(), now, released, past, new, landings(snapshots, now, new))
-
-
-def _attached(seen: Config, watch: Watch) -> Watch:
-    """The watch as `observed.attach` linked it; one passed in from outside the config stays as it is."""
-    if not watch.cadence:
-        return watch
-    try:
-        return seen.watch(watch.name)
-    except KeyError:
-        return watch
+    window = expected_window(watch, cadences)
+    return alerts.cadence_events(watch, window, now, released, past, new, landings(snapshots, now, new))
 
 
 def landings(snapshots: dict[str, RepoSnapshot], now: dt.datetime, new: list[Event]) -> list[vs.Landing]:
@@ -150,6 +142,7 @@ class Memory:
     """What the database knew before a cycle: per watch, its stored repos and the scopes already baselined."""
 
     watches: list[Watch]
+    cadences: dict[str, Cadence]  # with what earlier watches of a cadence observed (observed.attach)
     baselined: dict[str, set]
     states: dict
 
@@ -195,10 +188,9 @@ def remember(ctx: Context, watches: list[Watch], owned: bool) -> Memory:
     """Read what earlier cycles left: observed history, baselined scopes, and (when we build the sources) their state."""
     with transaction(ctx.engine) as session:
         seen = observed.attach(ctx.config, session)  # windows count what earlier watches of a cadence saw
-        watches = [_attached(seen, w) for w in watches]
         baselined = {w.name: queries.baselined_scopes(session, w.name) for w in watches}
         states = polling.load_states(session, list(SOURCES)) if owned else {}
-    return Memory(watches, baselined, states)
+    return Memory(watches, seen.cadences, baselined, states)
 
 
 def fetch_watches(ctx: Context, memory: Memory, sources: dict[str, Source] | None):
@@ -227,8 +219,7 @@ def store(ctx: Context, memory: Memory, stored: dict, reports: dict[str, list[So
         session.add(run)
         session.flush()
         for watch in memory.watches:
-            done = store_watch(ctx, session, watch, stored[watch.name], memory.baselined[watch.name],
-                               reports[watch.name], run.id)
+            done = store_watch(ctx, session, memory, watch, stored[watch.name], reports[watch.name], run.id)
             out.events.extend(done.events)
             out.errors.extend(done.errors)
             for source, count in done.requests.items():
@@ -245,18 +236,18 @@ def store(ctx: Context, memory: Memory, stored: dict, reports: dict[str, list[So
     return out
 
 
-def store_watch(ctx: Context, session, watch: Watch, stored: dict, baselined: set,
-                reports: list[SourceReport], run_id: int) -> Stored:
+def store_watch(ctx: Context, session, memory: Memory, watch: Watch, stored: dict, reports: list[SourceReport],
+                run_id: int) -> Stored:
     """One watch: prune repos it no longer covers, detect, add cadence alerts, save; returns what it recorded."""
     covered = Coverage(watch)
     previous = {key: repo.snapshot for key, repo in stored.items()}
     stale = [key for key, snap in previous.items() if not covered(snap)]
     queries.drop_snapshots(session, stored, stale)
     previous = {k: v for k, v in previous.items() if k not in stale}
-    detection = detect(watch.name, previous, reports, baselined)
+    detection = detect(watch.name, previous, reports, memory.baselined[watch.name])
     events = list(detection.events)
     if detection.baselined_scopes:
-        events.extend(cadence_alerts(session, watch, detection.snapshots, ctx.clock(), events))
+        events.extend(cadence_alerts(session, watch, memory.cadences, detection.snapshots, ctx.clock(), events))
         observed.record(session, watch, landings(detection.snapshots, ctx.clock(), events), ctx.clock())
     now = ctx.clock()
     queries.save_snapshots(session, watch.name, stored, detection.snapshots.values(), detection.baselined_scopes, now)
@@ -275,11 +266,12 @@ def cadence_cycle(ctx: Context) -> CycleResult:
     tick, now = time.monotonic(), ctx.clock()
     with transaction(ctx.engine) as session:
         events = []
-        for watch in observed.attach(ctx.config, session).watches:
+        seen = observed.attach(ctx.config, session)
+        for watch in seen.watches:
             if not queries.baselined_scopes(session, watch.name):
                 continue  # never polled: the first cycle decides, with its baseline
             snapshots = queries.previous_snapshots(session, watch.name)
-            events.extend(cadence_alerts(session, watch, snapshots, now, []))  # opened/overdue/reminders
+            events.extend(cadence_alerts(session, watch, seen.cadences, snapshots, now, []))  # opened/overdue/reminders
         recorded = outbox.record(session, events, None, ctx.notifiers, now)
     for event in recorded:
         log.info("watch=%s event %s (cadence check)", event.watch, event.kind.value, extra={"job": "cadence"})

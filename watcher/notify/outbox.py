@@ -291,18 +291,21 @@ def build(config: Config, session, row: Delivery, clock: Clock) -> Message | Non
     try:
         from watcher import observed  # late: observed imports config, which the notify package must not need first
 
-        watch = observed.attach(config, session).watch(row.watch)
+        seen = observed.attach(config, session)
+        watch = seen.watch(row.watch)
         title = watch.display_title
         released = any(r.has_weights and r.source == "huggingface" for r in queries.repos_of(session, watch.name))
-        context = context_line(watch, clock().date(), released)
+        context = context_line(watch, seen.cadences, clock().date(), released)
     except KeyError:
         title, context = row.watch, ""
     payload = [{"kind": e.kind, "source": e.source, "repo_id": e.repo_id, "data": e.data} for e in events]
     return build_message(row.watch, title, payload, context)
 
 
-def context_line(watch: Watch, today: dt.date, released: bool) -> str:
-    win = watch.expected()  # the one window (cadence.expected_window): explicit lag_days or the history's
+def context_line(watch: Watch, cadences: dict, today: dt.date, released: bool) -> str:
+    from watcher.windows import expected_window  # late, as observed above
+
+    win = expected_window(watch, cadences)  # the one window: explicit lag_days or the history's
     pos = win.position(today, released)
     text = f"Expected {win.start.isoformat()} to {win.end.isoformat()} ({win.describe()}; {win.source_label})"
     text += f"; day {(today - watch.flagship.released).days}"
