@@ -139,7 +139,7 @@ class Context:
 
 @dataclass(frozen=True)
 class Memory:
-    """What the database knew before a cycle: per watch, its stored repos and the scopes already baselined."""
+    """What the database knew before a poll: cadences with what was observed, baselined scopes, source states."""
 
     watches: list[Watch]
     cadences: dict[str, Cadence]  # with what earlier watches of a cadence observed (observed.attach)
