@@ -24,10 +24,10 @@ def cycles(config_path: str, n: int) -> None:
     """
     from watcher import config as config_mod
     from watcher.pipeline import run_cycle
-    from watcher.store.db import open_engine
+    from watcher.store.schema import open_current
 
     config = config_mod.load(config_path)
-    engine = open_engine(config.database)
+    engine = open_current(config.database)
     wal = engine.url.database + "-wal"
     for _ in range(n):
         with engine.connect() as conn:
@@ -60,10 +60,10 @@ def daemon(config_path: str, n: int) -> None:
 
     from watcher import config as config_mod
     from watcher import daemon as daemon_mod
-    from watcher.store.db import open_engine
+    from watcher.store.schema import open_current
 
     config = config_mod.load(config_path)
-    runner = daemon_mod.Daemon(config, open_engine(config.database))
+    runner = daemon_mod.Daemon(config, open_current(config.database))
     done, finished, out = [0], threading.Event(), sys.stdout
     start = time.perf_counter()
 

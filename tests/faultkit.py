@@ -214,7 +214,7 @@ class Sim:
 
         from watcher import config as config_mod
         from watcher.notify.slack import SlackNotifier
-        from watcher.store.db import open_engine
+        from watcher.store.schema import open_current
 
         github.add_org("QwenLM")
         raw = base_config(hub.url, github.url, root / "watcher.db", slack.url)
@@ -227,7 +227,7 @@ class Sim:
         self.now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=3)
         raw["watches"][0]["flagship"]["released"] = (self.now.date() - dt.timedelta(days=53)).isoformat()
         self.config = config_mod.Config.model_validate(raw)
-        self.engine = open_engine(self.config.database)
+        self.engine = open_current(self.config.database)
         self.step = dt.timedelta(minutes=15)
         self.slept = 0.0
         self.hub, self.github, self.slack = hub, github, slack

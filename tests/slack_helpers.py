@@ -10,7 +10,7 @@ from helpers import base_config
 from watcher import config as config_mod
 from watcher.notify.slack import SlackNotifier
 from watcher.pipeline import run_cycle
-from watcher.store.db import open_engine
+from watcher.store.schema import open_current
 
 TOKEN = "xoxb-test-token-123456"
 START = dt.datetime(2026, 7, 12, 12, 0, tzinfo=dt.timezone.utc)  # inside the Qwen 3.7 window
@@ -42,7 +42,7 @@ class Cycles:
         if hub_only:  # long timelines: GitHub is not under test and costs requests
             raw["watches"][0].pop("github")
         self.config = config_mod.Config.model_validate(raw)
-        self.engine = open_engine(self.config.database)
+        self.engine = open_current(self.config.database)
         self.time = FakeTime()
         self.now, self.step = START, step
         self.slack = slack

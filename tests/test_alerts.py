@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from watcher import windows
 from watcher import alerts, config
 from watcher.models import Event, EventKind
 
@@ -161,36 +162,38 @@ def _past(*offsets_hours: float) -> list[alerts.Past]:
 )
 def test_reminder_rule(past, hours_after_t0, every, expected):
     text = (config.Path(__file__).resolve().parent / "data" / "legacy_qwen.yaml").read_text()
-    watch = config.parse(text.replace("remind_every: 7d", f"remind_every: {every}"), "c.yaml").watch("qwen3.7")
+    cfg = config.parse(text.replace("remind_every: 7d", f"remind_every: {every}"), "c.yaml")
+    watch = cfg.watch("qwen3.7")
     now = T0 + dt.timedelta(hours=hours_after_t0)
-    events = alerts.cadence_events(watch, watch.expected(), now, False, past, [])
+    events = alerts.cadence_events(watch, windows.expected_window(watch, cfg.cadences), now, False, past, [])
     assert [e.dedup_key for e in events] == expected
 
 
 def test_released_only_for_the_first_weights():
-    watch = config.load(None).watch("qwen3.7")
+    cfg = config.load(None)
+    watch = cfg.watch("qwen3.7")
     weights = Event("qwen3.7", EventKind.WEIGHTS_PUBLISHED, "weights_published:x", "huggingface", "Qwen/Qwen3.7-9B", {})
     now = dt.datetime(2026, 7, 12, tzinfo=UTC)
     past = [alerts.Past("watch_started", "watch_started", dt.datetime(2026, 7, 1, tzinfo=UTC))]
-    first = alerts.cadence_events(watch, watch.expected(), now, True, past, [weights])
+    first = alerts.cadence_events(watch, windows.expected_window(watch, cfg.cadences), now, True, past, [weights])
     assert [e.kind for e in first] == [EventKind.RELEASED]
     assert first[0].data["lag_days"] == 53 and first[0].repo_id == "Qwen/Qwen3.7-9B"
     again = past + [alerts.Past("weights_published", "weights_published:y", now)]
-    assert alerts.cadence_events(watch, watch.expected(), now, True, again, [weights]) == []
+    assert alerts.cadence_events(watch, windows.expected_window(watch, cfg.cadences), now, True, again, [weights]) == []
 
 
 def test_daemon_cadence_check_sends_reminders_without_polling(watcher, hub, github):
     """The daemon's hourly cadence check (no API calls) follows the same rules: weekly, timed from the table."""
-    from watcher import daemon
-    from watcher.store.db import open_engine
+    from watcher import pipeline
+    from watcher.store.schema import open_current
 
     poll(watcher, "2026-07-01T12:00:00Z")
     cfg = config.load(str(watcher.path))
-    engine = open_engine(cfg.database)
+    engine = open_current(cfg.database)
     seen = len(hub.requests) + len(github.requests)
 
     def check(when: dt.datetime) -> list[str]:
-        return [e.kind.value for e in daemon.cadence_check(cfg, engine, lambda: when).events]
+        return [e.kind.value for e in pipeline.cadence_check(cfg, engine, lambda: when).events]
 
     day = dt.datetime(2026, 7, 10, 1, tzinfo=UTC)
     assert check(day) == ["window_opened"] and check(day + dt.timedelta(hours=1)) == []
@@ -228,11 +231,13 @@ def test_released_on_a_day_of_several_variants_names_an_expected_one():
     repo), not the smaller 0.8B nobody listed; the 0.8B gets its own variant line."""
     from watcher import variant_state as vs
 
-    watch = config.load(None).watch("qwen3.7")
+    cfg = config.load(None)
+    watch = cfg.watch("qwen3.7")
     day = dt.date(2026, 6, 14)
     landings = [vs.Landing(r, day) for r in ("Qwen/Qwen3.7-0.8B", "Qwen/Qwen3.7-27B-FP8", "Qwen/Qwen3.7-27B")]
     past = [alerts.Past("watch_started", "watch_started", dt.datetime(2026, 6, 1, tzinfo=UTC))]
-    events = alerts.cadence_events(watch, watch.expected(), dt.datetime(2026, 6, 14, 12, tzinfo=UTC), True, past, [],
+    events = alerts.cadence_events(watch, windows.expected_window(watch, cfg.cadences),
+                                   dt.datetime(2026, 6, 14, 12, tzinfo=UTC), True, past, [],
                                    landings)
     released = [e for e in events if e.kind is EventKind.RELEASED]
     assert [(e.repo_id, e.data["variant"]) for e in released] == [("Qwen/Qwen3.7-27B", "27B")]

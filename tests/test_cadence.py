@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from watcher import windows
 from watcher import cadence
 from watcher.models import WatchState
 
@@ -86,21 +87,21 @@ def test_history_is_ordered_by_first_open_weights_whatever_the_config_order():
     ],
 )
 def test_qwen37_history_windows(basis, start, end, median, samples, anchor):
-    win = cadence.history_window(WATCH, QWEN, "qwen", basis)
+    win = windows.history_window(WATCH, QWEN, "qwen", basis)
     assert (win.start, win.end, win.median, win.samples, win.anchor) == (start, end, median, samples, anchor)
     assert win.source == "cadence" and win.basis == basis
 
 
 def test_explicit_lag_days_win_and_cadence_alone_gives_the_history_window():
-    win = cadence.expected_window(WATCH, SHIPPED.cadences)
+    win = windows.expected_window(WATCH, SHIPPED.cadences)
     assert (win.start, win.end, win.median, win.source) == (D(2026, 7, 10), D(2026, 7, 18), D(2026, 7, 14), "lag_days")
-    assert win.source_label == "explicit lag_days" and WATCH.window() == (win.start, win.end)
+    assert win.source_label == "explicit lag_days" and windows.expected_window(WATCH, {}) == win  # needs no history
     bare = WATCH.model_copy(update={"lag_days": None})
-    win = cadence.expected_window(bare, SHIPPED.cadences)
+    win = windows.expected_window(bare, SHIPPED.cadences)
     assert (win.start, win.end, win.source_label) == (D(2025, 12, 23), D(2026, 5, 20), "cadence qwen: min..max of 4 generation(s)")
     assert win.describe() == "148 days before to 0 days after Qwen3.7-Max (2026-05-20)"
     other = QWEN.model_copy(update={"basis": "previous_open_weights"})
-    win = cadence.expected_window(bare, {"qwen": other})
+    win = windows.expected_window(bare, {"qwen": other})
     assert (win.start, win.end) == (D(2026, 6, 14), D(2027, 2, 3))
     assert win.describe() == "59 to 293 days after Qwen3.6 open weights (2026-04-16)"
 
@@ -108,7 +109,7 @@ def test_explicit_lag_days_win_and_cadence_alone_gives_the_history_window():
 @pytest.mark.parametrize(("low", "high", "lag_min", "lag_max"), [(0, 100, -148, 0), (50, 50, -68, -67), (25, 75, -136, -3)])
 def test_percentile_range(low, high, lag_min, lag_max):
     cad = QWEN.model_copy(update={"percentiles": config.Percentiles(low=low, high=high)})
-    win = cadence.history_window(WATCH, cad, "qwen")
+    win = windows.history_window(WATCH, cad, "qwen")
     assert (win.lag_min, win.lag_max) == (lag_min, lag_max)
     assert win.start <= win.median <= win.end
 
@@ -118,7 +119,7 @@ def test_own_generation_in_the_history_does_not_predict_itself():
                             open_weights=[{"repo": "Qwen/Qwen3.7-27B", "released": "2026-05-21"}])
     cad = QWEN.model_copy(update={"history": [*QWEN.history, own]})
     for basis in cadence.BASES:
-        assert cadence.history_window(WATCH, cad, "qwen", basis) == cadence.history_window(WATCH, QWEN, "qwen", basis)
+        assert windows.history_window(WATCH, cad, "qwen", basis) == windows.history_window(WATCH, QWEN, "qwen", basis)
 
 
 @pytest.mark.parametrize(
@@ -131,7 +132,7 @@ def test_own_generation_in_the_history_does_not_predict_itself():
     ],
 )
 def test_landed_phrase(day, expected):
-    assert cadence.landed(WATCH, WATCH.expected(), day) == expected
+    assert cadence.landed(WATCH, windows.expected_window(WATCH, SHIPPED.cadences), day) == expected
 
 
 @pytest.mark.parametrize(("low", "high", "text"), [(51, 59, "51 to 59 days after"), (-148, 0, "148 days before to 0 days after"),

@@ -92,7 +92,7 @@ def test_plot_is_a_png_of_sensible_size_and_draws_the_config(cad, tmp_path):
 
 def test_plot_data_comes_from_the_config():
     cfg = config.parse(SHIPPED_TEXT, "config.yaml")
-    data = cadence_report.plot_data(cfg.watch("qwen3.7"), config.dt.date(2026, 11, 29))
+    data = cadence_report.plot_data(cfg.watch("qwen3.7"), cfg.cadences, config.dt.date(2026, 11, 29))
     assert [r.label for r in data.rows] == ["Qwen2.5", "Qwen3", "Qwen3.5", "Qwen3.6", "qwen3.7 (watched)"]
     assert data.rows[3].flagship == ("Qwen3.6-Max-Preview", config.dt.date(2026, 4, 20))
     assert [day.isoformat() for _, day in data.rows[3].open_weights] == ["2026-04-16", "2026-04-22"]
@@ -104,7 +104,7 @@ def test_plot_data_comes_from_the_config():
         ("history, basis per_variant", "2026-05-31", "2026-06-12")]
     moved = config.parse(SHIPPED_TEXT.replace("{repo: Qwen/Qwen3.6-35B-A3B, released: 2026-04-16}",
                                               "{repo: Qwen/Qwen3.6-35B-A3B, released: 2026-04-18}"), "c.yaml")
-    data = cadence_report.plot_data(moved.watch("qwen3.7"), config.dt.date(2026, 11, 29))
+    data = cadence_report.plot_data(moved.watch("qwen3.7"), moved.cadences, config.dt.date(2026, 11, 29))
     assert data.rows[3].open_weights[0][1] == config.dt.date(2026, 4, 18) and data.rows[3].note == "-2 d"
     # the anchor moves 2 days and the shortest lag (Qwen3.5 -> Qwen3.6) grows by 2: the window starts 4 days later
     assert data.other_windows[1][1:] == (config.dt.date(2026, 6, 18), config.dt.date(2027, 2, 5))

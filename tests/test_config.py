@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from watcher import windows
 from watcher import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,8 +20,9 @@ def test_shipped_config_is_valid_and_has_the_qwen_watch():
     cfg = config.parse(SHIPPED, "config.yaml")
     watch = cfg.watch("qwen3.7")
     assert watch.flagship.released == dt.date(2026, 5, 20) and watch.lag_days is None
-    assert watch.window() == (dt.date(2026, 5, 31), dt.date(2026, 6, 12))  # per variant: 35B-A3B's window first
-    assert watch.variants == ["27B", "35B-A3B"] and watch.expected().basis == "per_variant"
+    win = windows.expected_window(watch, cfg.cadences)
+    assert (win.start, win.end) == (dt.date(2026, 5, 31), dt.date(2026, 6, 12))  # per variant: 35B-A3B's window first
+    assert watch.variants == ["27B", "35B-A3B"] and win.basis == "per_variant"
     assert watch.huggingface.authors == ["Qwen"]
     assert watch.github.repos == ["QwenLM/Qwen3.7"]
     assert cfg.schedule.poll_interval == dt.timedelta(minutes=15)
@@ -130,7 +132,9 @@ def test_bad_cadence_config_is_one_line_naming_field(old, new, expected):
 
 def test_watch_needs_lag_days_or_cadence():
     text = GOOD.replace("    lag_days: {min: 51, max: 59}", "    # no lag_days", 1)
-    assert config.parse(text, "c.yaml").watch("qwen3.7").window() == (dt.date(2025, 12, 23), dt.date(2026, 5, 20))
+    cfg = config.parse(text, "c.yaml")
+    win = windows.expected_window(cfg.watch("qwen3.7"), cfg.cadences)
+    assert (win.start, win.end) == (dt.date(2025, 12, 23), dt.date(2026, 5, 20))
     text = text.replace("    cadence: qwen ", "    # no cadence ", 1)
     with pytest.raises(config.ConfigError, match=r"watches\[0\]: a watch needs lag_days or a cadence"):
         config.parse(text, "c.yaml")
@@ -147,7 +151,9 @@ def test_shipped_and_embedded_configs_carry_the_same_history():
     embedded = config.load(None)
     assert embedded.cadences == config.parse(SHIPPED, "config.yaml").cadences
     assert embedded.watch("qwen3.7").cadence == "qwen" and embedded.watch("qwen3.7").lag_days is None
-    assert embedded.watch("qwen3.7").window() == config.parse(SHIPPED, "config.yaml").watch("qwen3.7").window()
+    shipped = config.parse(SHIPPED, "config.yaml")
+    assert windows.expected_window(embedded.watch("qwen3.7"), embedded.cadences) == \
+        windows.expected_window(shipped.watch("qwen3.7"), shipped.cadences)
 
 
 def test_cadence_whose_only_lag_is_the_watch_own_generation_is_a_config_error():
@@ -166,10 +172,10 @@ watches:
 """
     with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: cadence fam: every generation is the "
                                                  r"watch's own or newer \(dated on or after G1-Max, 2026-01-01\)"):
-        config.parse(text, "c.yaml")
+        windows.checked(config.parse(text, "c.yaml"))
     newer = text.replace("name: G1-Max, released: 2026-01-01}\n    cadence", "name: G0-Max, released: 2025-06-01}\n    cadence")
     with pytest.raises(config.ConfigError, match=r"every generation is the watch's own or newer"):
-        config.parse(newer, "c.yaml")  # a history that only holds later generations: nothing to learn from
+        windows.checked(config.parse(newer, "c.yaml"))  # a history that only holds later generations: nothing to learn from
 
 
 @pytest.mark.parametrize("history", [
@@ -184,7 +190,7 @@ def test_history_dates_at_the_ends_of_the_calendar_are_a_config_error(history):
            "watches": [{"name": "w", "flagship": {"name": "X", "released": "9999-12-20"}, "cadence": "c",
                         "huggingface": {"authors": ["o"]}}]}
     with pytest.raises(config.ConfigError, match=r"watches\[0\]\.cadence: .*outside the calendar"):
-        config.parse(json.dumps(raw), "c.yaml")
+        windows.checked(config.parse(json.dumps(raw), "c.yaml"))
 
 
 @pytest.mark.parametrize(("variants", "message"), [
@@ -198,7 +204,7 @@ def test_variants_list_errors_name_the_field(variants, message):
         "watches": [{"name": "w", "flagship": {"name": "X", "released": "2026-04-01"}, "cadence": "c",
                      "variants": variants, "huggingface": {"authors": ["o"]}}]}
     with pytest.raises(config.ConfigError, match=message):
-        config.parse(json.dumps(raw), "c.yaml")
+        windows.checked(config.parse(json.dumps(raw), "c.yaml"))
 
 
 def test_poll_floor_for_the_public_apis_only():

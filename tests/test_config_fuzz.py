@@ -12,6 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from watcher import windows
 from watcher import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +70,7 @@ def mutate(doc, path, how, value):
 def test_any_mutation_is_valid_or_one_clear_line(path, how, value):
     text = yaml.safe_dump(mutate(GOOD, path, how, value), sort_keys=False)
     try:
-        config.parse(text, "c.yaml")
+        windows.checked(config.parse(text, "c.yaml"))
     except config.ConfigError as exc:
         message = str(exc)
         assert "\n" not in message and message.startswith("c.yaml: ")

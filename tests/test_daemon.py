@@ -14,7 +14,9 @@ from daemon_proc import Daemon, count, finished_runs, wait_for
 from helpers import base_config
 from watcher import config as config_mod
 from watcher import daemon as daemon_mod
-from watcher.store.db import open_engine, transaction
+from watcher import pipeline, stop_signals
+from watcher.store.db import transaction
+from watcher.store.schema import open_current
 from watcher.store.tables import Delivery, EventRow
 
 UTC = dt.timezone.utc
@@ -30,7 +32,7 @@ def test_jobs_intervals_jitter_and_limits(tmp_path):
     cfg = make_config(tmp_path, poll_interval="15m", deliver_interval="45s")
     second = cfg.watches[0].model_copy(update={"name": "other", "poll_interval": dt.timedelta(hours=1)})
     cfg = cfg.model_copy(update={"watches": [cfg.watches[0], second]})
-    daemon = daemon_mod.Daemon(cfg, open_engine("sqlite://"))
+    daemon = daemon_mod.Daemon(cfg, open_current("sqlite://"))
     jobs = {job.id: job for job in daemon.scheduler.get_jobs()}
     assert set(jobs) == {"poll", "poll:other", "deliver", "cadence"}
     assert jobs["poll"].trigger.interval == dt.timedelta(minutes=15) and jobs["poll"].trigger.jitter == 90
@@ -46,7 +48,7 @@ def test_jobs_intervals_jitter_and_limits(tmp_path):
 
 def test_first_cycle_at_start_unless_disabled(tmp_path):
     before = dt.datetime.now(UTC)
-    daemon = daemon_mod.Daemon(make_config(tmp_path), open_engine("sqlite://"))
+    daemon = daemon_mod.Daemon(make_config(tmp_path), open_current("sqlite://"))
     daemon.scheduler.start(paused=True)
     try:
         poll = daemon.scheduler.get_job("poll")
@@ -54,7 +56,7 @@ def test_first_cycle_at_start_unless_disabled(tmp_path):
         assert daemon.scheduler.get_job("deliver").next_run_time >= before + dt.timedelta(seconds=29)
     finally:
         daemon.scheduler.shutdown(wait=False)
-    lazy = daemon_mod.Daemon(make_config(tmp_path, run_at_start=False, jitter=0), open_engine("sqlite://"))
+    lazy = daemon_mod.Daemon(make_config(tmp_path, run_at_start=False, jitter=0), open_current("sqlite://"))
     lazy.scheduler.start(paused=True)
     try:
         assert lazy.scheduler.get_job("poll").next_run_time >= before + dt.timedelta(minutes=15)
@@ -64,7 +66,7 @@ def test_first_cycle_at_start_unless_disabled(tmp_path):
 
 def test_jitter_spreads_fire_times_within_bounds(tmp_path):
     cfg = make_config(tmp_path, poll_interval="10m", jitter="20%")
-    trigger = daemon_mod.Daemon(cfg, open_engine("sqlite://")).scheduler.get_job("poll").trigger
+    trigger = daemon_mod.Daemon(cfg, open_current("sqlite://")).scheduler.get_job("poll").trigger
     now = dt.datetime(2026, 7, 12, 12, 0, tzinfo=UTC)
     start = trigger.start_date
     fires = {trigger.get_next_fire_time(start, now) - start for _ in range(50)}
@@ -90,12 +92,12 @@ def test_bad_schedule_values_are_one_line_errors(tmp_path):
 def test_cadence_check_alerts_overdue_without_polling(watcher, hub, github):
     assert watcher("poll", env={"WATCHER_NOW": "2026-07-12T12:00:00Z"}).exit_code == 0
     cfg = config_mod.load(str(watcher.path))
-    engine = open_engine(cfg.database)
+    engine = open_current(cfg.database)
     seen = len(hub.requests) + len(github.requests)
     late = dt.datetime(2026, 7, 25, 12, tzinfo=UTC)
-    result = daemon_mod.cadence_check(cfg, engine, lambda: late)
+    result = pipeline.cadence_check(cfg, engine, lambda: late)
     assert [e.kind.value for e in result.events] == ["overdue"] and result.delivered == 1
-    assert daemon_mod.cadence_check(cfg, engine, lambda: late).events == []  # once
+    assert pipeline.cadence_check(cfg, engine, lambda: late).events == []  # once
     assert len(hub.requests) + len(github.requests) == seen  # no API call
     with transaction(engine) as session:
         kinds = [r.kind for r in session.query(EventRow).order_by(EventRow.id)]
@@ -105,14 +107,14 @@ def test_cadence_check_alerts_overdue_without_polling(watcher, hub, github):
 
 def test_cadence_check_leaves_unpolled_watch_alone(tmp_path):
     cfg = make_config(tmp_path)
-    engine = open_engine(cfg.database)
-    result = daemon_mod.cadence_check(cfg, engine, lambda: dt.datetime(2027, 1, 1, tzinfo=UTC))
+    engine = open_current(cfg.database)
+    result = pipeline.cadence_check(cfg, engine, lambda: dt.datetime(2027, 1, 1, tzinfo=UTC))
     assert result.events == []
 
 
 def test_deliver_job_skips_while_a_cycle_holds_the_lock(tmp_path):
     cfg = make_config(tmp_path)
-    daemon = daemon_mod.Daemon(cfg, open_engine(cfg.database))
+    daemon = daemon_mod.Daemon(cfg, open_current(cfg.database))
     seen = []
     daemon.listeners.append(lambda job, outcome: seen.append(job))
     with daemon.work:
@@ -207,14 +209,14 @@ def test_second_signal_after_the_grace_exits_at_once(watcher, hub, tmp_path):
         elapsed = time.monotonic() - first
         code, out = proc.finish()
     assert code == 128 + signal.SIGINT, out
-    assert elapsed >= daemon_mod.REPEAT_GRACE  # the repeats within the grace did not force it
+    assert elapsed >= stop_signals.REPEAT_GRACE  # the repeats within the grace did not force it
     assert "received SIGINT again: exiting now" in out
     assert out.count(": no new jobs;") == 1  # one stop request; Python may run pending handlers in any order
 
 
 def test_database_deleted_under_the_daemon_is_noticed_and_said(tmp_path, caplog):
     cfg = make_config(tmp_path)
-    daemon = daemon_mod.Daemon(cfg, open_engine(cfg.database))
+    daemon = daemon_mod.Daemon(cfg, open_current(cfg.database))
     seen = []
     daemon.listeners.append(lambda job, outcome: seen.append(job))
     daemon.deliver()

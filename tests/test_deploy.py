@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from watcher import config as config_mod
 from watcher.metrics import Metrics
-from watcher.store.db import open_engine
+from watcher.store.schema import open_current
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -47,7 +47,7 @@ def exported(tmp_path_factory) -> set[str]:
     tmp = tmp_path_factory.mktemp("metrics")
     cfg = config_mod.parse((ROOT / "config.yaml").read_text(), "config.yaml")
     cfg = cfg.model_copy(update={"database": f"sqlite:///{tmp / 'w.db'}"})
-    metrics = Metrics(cfg, open_engine(cfg.database))
+    metrics = Metrics(cfg, open_current(cfg.database))
     names = set()
     for family in text_string_to_metric_families(generate_latest(metrics.registry).decode()):
         names.add(family.name + ("_total" if family.type == "counter" else ""))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from watcher import windows
 from watcher import cadence, config, forecast
 
 D = dt.date
@@ -22,7 +23,7 @@ def fixture(name: str) -> config.Config:
 
 def test_qwen37_per_variant_windows_are_the_analysts_numbers():
     """35B-A3B: 3.5 (02-24) -> 3.6 (04-16) = 51 days, so 3.7 around 06-06; 27B: 57 days, so around 06-18."""
-    win = cadence.history_window(WATCH, QWEN, "qwen", "per_variant")
+    win = windows.history_window(WATCH, QWEN, "qwen", "per_variant")
     by = {v.label: v for v in win.variants}
     assert [v.label for v in win.variants] == ["27B", "35B-A3B"]
     assert (by["35B-A3B"].median, by["35B-A3B"].samples, by["35B-A3B"].anchor) == (D(2026, 6, 6), (51,), D(2026, 4, 16))
@@ -40,7 +41,7 @@ def test_qwen37_per_variant_windows_are_the_analysts_numbers():
 
 def test_tolerance_is_settable_and_zero_is_allowed():
     tight = QWEN.model_copy(update={"tolerance_days": 0})
-    win = cadence.history_window(WATCH, tight, "qwen", "per_variant")
+    win = windows.history_window(WATCH, tight, "qwen", "per_variant")
     assert [(v.start, v.end) for v in win.variants] == [(D(2026, 6, 18), D(2026, 6, 18)), (D(2026, 6, 6), D(2026, 6, 6))]
     assert win.variants[0].tolerance_reason == "set in the cadence (tolerance_days)"
 
@@ -54,17 +55,17 @@ def test_default_tolerance_falls_back_to_the_history_then_a_week():
 
 def test_variant_without_two_consecutive_generations_is_named_not_guessed():
     watch = WATCH.model_copy(update={"variants": ["27B", "397B-A17B"]})
-    win = cadence.history_window(watch, QWEN, "qwen", "per_variant")
+    win = windows.history_window(watch, QWEN, "qwen", "per_variant")
     assert [v.label for v in win.variants] == ["27B"]
     assert "no forecast for 397b-a17b" in win.reason
     nothing = WATCH.model_copy(update={"variants": ["397B-A17B"]})
     with pytest.raises(cadence.CadenceError, match="no lags on basis per_variant"):
-        cadence.history_window(nothing, QWEN, "qwen", "per_variant")
+        windows.history_window(nothing, QWEN, "qwen", "per_variant")
 
 
 def test_default_expected_variants_are_the_latest_generations():
     bare = WATCH.model_copy(update={"variants": []})
-    assert [v.label for v in cadence.history_window(bare, QWEN, "qwen", "per_variant").variants] == ["27B", "35B-A3B"]
+    assert [v.label for v in windows.history_window(bare, QWEN, "qwen", "per_variant").variants] == ["27B", "35B-A3B"]
 
 
 def test_qwen_backtest_per_generation_checkable_by_hand():
@@ -85,7 +86,7 @@ def test_qwen_backtest_per_generation_checkable_by_hand():
 
 
 def test_auto_picks_the_smallest_backtest_error_and_says_why():
-    win = WATCH.expected()
+    win = windows.expected_window(WATCH, SHIPPED.cadences)
     assert win.basis == "per_variant" and win.source == "cadence"
     assert win.reason.startswith("auto: per_variant had the smallest mean error in the backtest (")
     assert "previous_open_weights: most likely date off by 64.6 days on average, window held 1 of 5" in win.reason
@@ -94,10 +95,10 @@ def test_auto_picks_the_smallest_backtest_error_and_says_why():
 
 def test_explicit_basis_and_lag_days_still_win():
     flag = QWEN.model_copy(update={"basis": "flagship"})
-    win = cadence.expected_window(WATCH, {"qwen": flag})
+    win = windows.expected_window(WATCH, {"qwen": flag})
     assert (win.basis, win.start, win.end, win.track) == ("flagship", D(2025, 12, 23), D(2026, 5, 20), (1, 4))
     pinned = WATCH.model_copy(update={"lag_days": config.LagDays(min=51, max=59)})
-    win = cadence.expected_window(pinned, SHIPPED.cadences)
+    win = windows.expected_window(pinned, SHIPPED.cadences)
     assert (win.source, win.start, win.end) == ("lag_days", D(2026, 7, 10), D(2026, 7, 18))
 
 
@@ -120,7 +121,7 @@ def test_other_families_backtest_and_auto(family, basis, scores, window):
     cad, watch = cfg.cadences[family], cfg.watches[0]
     test = forecast.backtest(cadence.history_lags(cad.history), forecast.Params.of(cad))
     assert {b: (s.predicted, s.held) for b, s in test.scores.items()} == scores
-    win = watch.expected()
+    win = windows.expected_window(watch, cfg.cadences)
     assert (win.basis, (win.start, win.end)) == (basis, window)
     assert "is the only basis that predicted 2 or more past generations" in win.reason
 
@@ -141,17 +142,17 @@ def test_deepseek_versions_chain_and_auto_compares_two_records():
     test = forecast.backtest(gens, forecast.Params.of(cad))
     assert {b: (s.predicted, s.held, s.mae) for b, s in test.scores.items()} == {
         "flagship": (0, 0, None), "previous_open_weights": (5, 2, 64.6), "per_variant": (3, 0, 72.3)}
-    win = watch.expected()
+    win = windows.expected_window(watch, cfg.cadences)
     assert win.basis == "previous_open_weights" and win.track == (2, 5)
     assert win.reason.startswith("auto: previous_open_weights had the smallest mean error in the backtest "
                                  "(previous_open_weights: most likely date off by 64.6 days")
 
 
-def _watch(name: str, flagship: str, released: str, cadence_name: str, cad: config.Cadence) -> config.Watch:
+def _window(name: str, flagship: str, released: str, cadence_name: str, cad: config.Cadence) -> cadence.Window:
+    """The expected window of a watch of that flagship on that cadence."""
     watch = config.Watch.model_validate({"name": name, "flagship": {"name": flagship, "released": released},
                                          "cadence": cadence_name, "huggingface": {"authors": ["x"]}})
-    watch._cadences = {cadence_name: cad}
-    return watch
+    return windows.expected_window(watch, {cadence_name: cad})
 
 
 def test_generations_dated_on_or_after_the_watch_flagship_are_left_out():
@@ -159,11 +160,12 @@ def test_generations_dated_on_or_after_the_watch_flagship_are_left_out():
     (flagship = its first weights, 2025-04-05) must be predicted from Llama 2..3.3 only: counted from Llama 3.3
     (2024-12-06) + 64..275 days, most likely + 84 (median of 275, 96, 64, 72), not from Llama 4's own date."""
     cad = fixture("llama").cadences["llama"]
-    watch = _watch("llama-4", "Llama 4", "2025-04-05", "llama", cad)
+    win = _window("llama-4", "Llama 4", "2025-04-05", "llama", cad)
+    watch = config.Watch.model_validate({"name": "llama-4", "flagship": {"name": "Llama 4", "released": "2025-04-05"},
+                                         "cadence": "llama", "huggingface": {"authors": ["x"]}})
     without = cad.model_copy(update={"history": [g for g in cad.history if g.generation != "Llama 4"]})
-    win = watch.expected()
     assert (win.start, win.end, win.median, win.anchor) == (D(2025, 2, 8), D(2025, 9, 7), D(2025, 2, 28), D(2024, 12, 6))
-    assert win == cadence.history_window(watch, without, "llama")
+    assert win == windows.history_window(watch, without, "llama")
     assert win.start <= D(2025, 4, 5) <= win.end  # the real Llama 4 date falls inside
 
 
@@ -175,7 +177,7 @@ def test_newer_generation_in_the_history_does_not_leak_into_an_older_watch():
                                           {"repo": "Qwen/Qwen3.8-27B", "released": "2026-08-14"}])
     later = QWEN.model_copy(update={"history": [*QWEN.history, q38]})
     for basis in (*cadence.BASES, cadence.AUTO):
-        assert cadence.history_window(WATCH, later, "qwen", basis) == cadence.history_window(WATCH, QWEN, "qwen", basis)
+        assert windows.history_window(WATCH, later, "qwen", basis) == windows.history_window(WATCH, QWEN, "qwen", basis)
 
 
 def test_window_that_closed_before_the_flagship_counts_a_skipped_generation():
@@ -184,8 +186,7 @@ def test_window_that_closed_before_the_flagship_counts_a_skipped_generation():
     overdue the day it starts. Each variant is moved on by whole steps of its own interval until its window
     reaches the flagship: 27B 04-22 + 2 x 57 = 08-14 (+-6), 35B-A3B 04-16 + 3 x 51 = 09-16 (+-6). The real
     Qwen3.8-27B came on 08-14 and Qwen3.8-2.4T-A95B on 08-12, inside the generation's window."""
-    watch = _watch("qwen3.8", "Qwen3.8-Max", "2026-08-03", "qwen", QWEN)
-    win = watch.expected()
+    win = _window("qwen3.8", "Qwen3.8-Max", "2026-08-03", "qwen", QWEN)
     by = {v.label: v for v in win.variants}
     assert (by["27B"].start, by["27B"].median, by["27B"].end, by["27B"].skipped) == \
         (D(2026, 8, 8), D(2026, 8, 14), D(2026, 8, 20), 1)
@@ -195,11 +196,11 @@ def test_window_that_closed_before_the_flagship_counts_a_skipped_generation():
     assert "closed before Qwen3.8-Max (2026-08-03)" in win.reason and win.track == (0, 2)
     assert "2 steps of 57 days" in by["27B"].describe()
     # the qwen3.7 watch (flagship 05-20) is not moved: its windows open after its flagship
-    assert all(v.skipped == 0 for v in WATCH.expected().variants)
+    assert all(v.skipped == 0 for v in windows.expected_window(WATCH, SHIPPED.cadences).variants)
     # previous_open_weights: Gemma 1..3n (lags 127, 258, 106; median 127) counted from Gemma 3n (2025-06-26)
     # closes 2026-03-11, before Gemma 4 (2026-04-02): one more step of 127 days -> 2026-02-14..2026-07-16
     gemma = fixture("gemma").cadences["gemma"]
-    g4 = _watch("gemma-4", "Gemma 4", "2026-04-02", "gemma", gemma).expected()
+    g4 = _window("gemma-4", "Gemma 4", "2026-04-02", "gemma", gemma)
     assert (g4.basis, g4.start, g4.median, g4.end) == ("previous_open_weights", D(2026, 2, 14), D(2026, 3, 7),
                                                        D(2026, 7, 16))
     assert "1 more step(s) of 127 days" in g4.reason

@@ -11,7 +11,7 @@ import yaml
 from helpers import base_config
 from watcher import config as config_mod
 from watcher.pipeline import run_cycle
-from watcher.store.db import open_engine
+from watcher.store.schema import open_current
 
 NAMED = [f"Lab{i}/Secret-{i}" for i in range(20)]
 
@@ -29,7 +29,7 @@ def spread(hub, github, tmp_path):
     cfg["watches"][0]["github"] = {"repos": NAMED, "orgs": ["OrgA", "OrgB", "OrgC"], "include": ["*"]}
     cfg["watches"][0].pop("huggingface")
     config = config_mod.parse(yaml.safe_dump(cfg), "test")
-    engine = open_engine(config.database)
+    engine = open_current(config.database)
 
     def run():
         github.reset_requests()

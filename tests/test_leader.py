@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import text
 
 from watcher.leader import LeaderError, Leadership
-from watcher.store.db import open_engine
+from watcher.store.schema import open_current
 
 
 def test_one_leader_and_takeover_when_its_session_dies(pg_url):
-    engine = open_engine(pg_url)
+    engine = open_current(pg_url)
     first, second = Leadership(engine).start(), Leadership(engine).start()
     try:
         assert first.is_leader() is True
@@ -37,7 +37,7 @@ def test_one_leader_and_takeover_when_its_session_dies(pg_url):
 
 
 def test_guard_runs_the_job_only_on_the_leader(pg_url):
-    engine = open_engine(pg_url)
+    engine = open_current(pg_url)
     leaders = [Leadership(engine).start() for _ in range(3)]
     ran: list[int] = []
     try:
@@ -51,7 +51,7 @@ def test_guard_runs_the_job_only_on_the_leader(pg_url):
 
 
 def test_second_daemon_on_one_sqlite_file_is_refused(tmp_path):
-    engine = open_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    engine = open_current(f"sqlite:///{tmp_path / 'w.db'}")
     first = Leadership(engine).start()
     try:
         with pytest.raises(LeaderError, match=rf"already used by another `watcher run` \(pid {os.getpid()} on "):

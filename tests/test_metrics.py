@@ -13,7 +13,7 @@ from watcher import config as config_mod
 from watcher.metrics import Metrics
 from watcher.notify.console import ConsoleNotifier
 from watcher.pipeline import run_cycle
-from watcher.store.db import open_engine
+from watcher.store.schema import open_current
 
 NOW = dt.datetime(2026, 7, 25, 12, tzinfo=dt.timezone.utc)  # a week past the window: overdue
 
@@ -31,7 +31,7 @@ def served(watcher):
     watcher.config["metrics"] = {"port": 0, "host": "127.0.0.1"}
     watcher.save()
     cfg = config_mod.load(str(watcher.path))
-    engine = open_engine(cfg.database)
+    engine = open_current(cfg.database)
     metrics = Metrics(cfg, engine, lambda: NOW)
     port = metrics.serve()
     yield cfg, engine, metrics, port

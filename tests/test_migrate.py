@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 import legacy_tables as legacy
 from watcher.store import migrate, reader
-from watcher.store.db import StoreError, open_engine
+from watcher.store.db import StoreError
+from watcher.store.schema import open_current
 from watcher.store.tables import Base
 
 T0 = dt.datetime(2026, 7, 1, 12, tzinfo=dt.timezone.utc)
@@ -31,7 +32,7 @@ def schema_diff(engine, metadata) -> list:
 
 def test_migrations_build_exactly_the_orm_tables(any_database):
     """A table or column added to tables.py without a migration fails here (on both back ends)."""
-    engine = open_engine(any_database)
+    engine = open_current(any_database)
     assert migrate.current(engine) == migrate.head()
     assert schema_diff(engine, Base.metadata) == []
     if engine.dialect.name == "postgresql":
@@ -73,7 +74,7 @@ def test_pre_migration_database_upgrades_in_place_with_history(any_database):
     engine = create_engine(any_database)
     _legacy_history(engine)
     assert migrate.current(engine) is None
-    upgraded = open_engine(any_database)
+    upgraded = open_current(any_database)
     assert migrate.current(upgraded) == migrate.head()
     assert schema_diff(upgraded, Base.metadata) == []
     with upgraded.connect() as conn:
@@ -103,7 +104,7 @@ def test_pre_migration_database_with_daemon_tables_upgrades(any_database):
     with engine.begin() as conn:
         conn.execute(text("insert into source_health (watch, source, consecutive_failures, alerted, streaks) "
                           "values ('qwen3.7', 'github', 4, true, 1)"))
-    upgraded = open_engine(any_database)
+    upgraded = open_current(any_database)
     assert migrate.current(upgraded) == migrate.head()
     assert schema_diff(upgraded, Base.metadata) == []
     with upgraded.connect() as conn:
@@ -117,7 +118,7 @@ def test_replicas_upgrading_at_once_do_not_race(any_database):
 
     def start() -> None:
         try:
-            engines.append(open_engine(any_database))
+            engines.append(open_current(any_database))
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
@@ -131,11 +132,11 @@ def test_replicas_upgrading_at_once_do_not_race(any_database):
 
 
 def test_schema_newer_than_this_release_is_a_clear_error(any_database):
-    engine = open_engine(any_database)
+    engine = open_current(any_database)
     with engine.begin() as conn:
         conn.execute(text("update alembic_version set version_num = '0999'"))
     with pytest.raises(StoreError, match=r"revision 0999.*upgrade watcher"):
-        open_engine(any_database)
+        open_current(any_database)
 
 
 def test_db_cli_current_and_upgrade(watcher, tmp_path):
@@ -158,7 +159,7 @@ def test_the_plain_revision_reader_agrees_with_alembic():
 
 
 def test_poll_at_head_does_not_import_alembic(watcher, hub, tmp_path):
-    open_engine(watcher.config["database"]).dispose()  # created at head
+    open_current(watcher.config["database"]).dispose()  # created at head
     watcher.save()
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "watcher", "--config", str(watcher.path),
                              "poll"], cwd=tmp_path, env={**os.environ, "WATCHER_NOW": "2026-07-12"},
@@ -176,4 +177,4 @@ def test_a_schema_behind_is_upgraded_on_open(any_database):
         from alembic import command
 
         command.upgrade(migrate.alembic_config(conn), "0003")
-    assert migrate.current(open_engine(any_database)) == migrate.head()
+    assert migrate.current(open_current(any_database)) == migrate.head()

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from watcher import config as config_mod
 from watcher import notify
 from watcher.pipeline import deliver
-from watcher.store.db import open_engine
+from watcher.store.schema import open_current
 
 TOKEN = "xoxb-test-token-123456"
 GB = 1_000_000_000
@@ -46,7 +46,7 @@ def test_concurrent_senders_send_each_message_once_in_order(slack_watcher, hub, 
         assert slack_watcher("poll").exit_code == 0
     slack.down, slack.latency = False, 0.05
     config = config_mod.load(str(slack_watcher.path))
-    engine = open_engine(config.database)
+    engine = open_current(config.database)
     results = []
 
     def sender() -> None:  # on the same day as the polls: the backlog is not old enough to be summarised
@@ -92,7 +92,7 @@ def test_concurrent_cron_polls_alert_once(slack_watcher, hub, slack, database_ur
     texts = [m["text"] for m in slack.messages]
     assert len(texts) == 2, texts
     assert "Watching started" in texts[0] and "Qwen/Qwen3.7-7B" in texts[1] and "Qwen/Qwen3.7-32B" in texts[1]
-    engine = open_engine(database_url)
+    engine = open_current(database_url)
     with engine.connect() as conn:
         events = conn.execute(text("select kind, repo_id from events order by id")).fetchall()
         runs = conn.execute(text("select count(*) from poll_runs where finished_at is not null")).scalar()

@@ -11,7 +11,7 @@ import yaml
 from helpers import base_config
 from watcher import config as config_mod
 from watcher.pipeline import run_cycle
-from watcher.store.db import open_engine
+from watcher.store.schema import open_current
 
 TOKEN = "ghp_testtoken123456"
 GB = 1_000_000_000
@@ -30,7 +30,7 @@ def cycle(hub, github, tmp_path, monkeypatch):
         for key, value in changes.items():
             data.setdefault(key, {}).update(value) if isinstance(value, dict) else data.__setitem__(key, value)
         config = config_mod.parse(yaml.safe_dump(data), "test")
-        engine.setdefault(config.database, open_engine(config.database))
+        engine.setdefault(config.database, open_current(config.database))
         return run_cycle(config, engine[config.database])
 
     run.cfg = cfg

@@ -13,7 +13,7 @@ import yaml
 from helpers import base_config
 from watcher import config as config_mod
 from watcher.pipeline import run_cycle
-from watcher.store.db import open_engine
+from watcher.store.schema import open_current
 
 PAGE_FRAME = 4096 + 24  # one page written to SQLite's WAL
 
@@ -30,7 +30,7 @@ def lab(hub, github, tmp_path):
 
     def run(data=None):
         config = config_mod.parse(yaml.safe_dump(data or cfg), "test")
-        engine = engines.setdefault(config.database, open_engine(config.database))
+        engine = engines.setdefault(config.database, open_current(config.database))
         with contextlib.redirect_stdout(io.StringIO()):
             return run_cycle(config, engine), engine
 

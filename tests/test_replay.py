@@ -21,7 +21,8 @@ from watcher import status as status_mod
 from watcher.notify.slack import SlackNotifier
 from watcher.pipeline import run_cycle
 from watcher.store import queries
-from watcher.store.db import open_engine, transaction
+from watcher.store.db import transaction
+from watcher.store.schema import open_current
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +53,7 @@ class Replay:
         raw["watches"] = [watch]
         self.raw = raw
         self.config = config_mod.Config.model_validate(raw)
-        self.engine = open_engine(self.config.database)
+        self.engine = open_current(self.config.database)
         self.notifiers = [SlackNotifier(self.config.slack, r, token=TOKEN, sleep=lambda s: None)
                           for r in self.config.slack.all_routes()]
         self.hub, self.slack = hub, slack

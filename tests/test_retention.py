@@ -13,7 +13,7 @@ import yaml
 from helpers import base_config
 from watcher import config as config_mod
 from watcher.pipeline import run_cycle
-from watcher.store.db import open_engine
+from watcher.store.schema import open_current
 
 T0 = dt.datetime(2026, 7, 1, 12, tzinfo=dt.timezone.utc)
 
@@ -26,7 +26,7 @@ def world(hub, github, tmp_path):
     cfg = base_config(hub.url, github.url, tmp_path / "w.db")
     cfg["retention"] = {"poll_runs": "7d", "delivered_alerts": "14d"}
     config = config_mod.parse(yaml.safe_dump(cfg), "test")
-    engine = open_engine(config.database)
+    engine = open_current(config.database)
 
     def run(at: dt.datetime):
         with contextlib.redirect_stdout(io.StringIO()):

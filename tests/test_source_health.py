@@ -13,7 +13,7 @@ import sqlite3
 from watcher import config as config_mod
 from watcher.notify.console import ConsoleNotifier
 from watcher.pipeline import run_cycle
-from watcher.store.db import open_engine
+from watcher.store.schema import open_current
 
 
 def kinds(watcher):
@@ -31,7 +31,7 @@ def health_row(watcher, source):
 def test_every_failure_is_a_warning_with_watch_and_repo(watcher, hub, caplog):
     watcher.save()
     cfg = config_mod.load(str(watcher.path))
-    engine = open_engine(cfg.database)
+    engine = open_current(cfg.database)
     clock = lambda: dt.datetime(2026, 7, 12, tzinfo=dt.timezone.utc)  # noqa: E731
     hub.down = True
     with caplog.at_level(logging.WARNING, logger="watcher.source_health"):

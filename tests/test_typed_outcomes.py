@@ -20,7 +20,8 @@ from watcher.notify.base import DeliveryError, Notifier
 from watcher.notify.render import Message, plain_text
 from watcher.pipeline import fetch, run_cycle, utcnow
 from watcher.store import outbox as store_outbox
-from watcher.store.db import open_engine, transaction
+from watcher.store.db import transaction
+from watcher.store.schema import open_current
 from watcher.store.tables import Delivery
 
 # What source_health parsed the repo out of error lines with before problems were typed.
@@ -137,7 +138,7 @@ def test_released_is_a_hub_repo_with_weights_only():
 # -- the outbox: states, claims, a notifier with only `send` ------------------------------------
 @pytest.fixture
 def engine(tmp_path):
-    return open_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    return open_current(f"sqlite:///{tmp_path / 'w.db'}")
 
 
 def add_delivery(engine, status=DeliveryState.PENDING) -> int:
@@ -195,7 +196,7 @@ def test_notifier_with_only_send_is_delivered_through_the_outbox(hub, github, sl
     github.add_org("QwenLM")
     cfg = base_config(hub.url, github.url, tmp_path / "w.db")
     config = config_mod.parse(yaml.safe_dump(cfg), "test")
-    engine = open_engine(config.database)
+    engine = open_current(config.database)
     notifier = WebhookOnly(slack.webhook_url)
     first = run_cycle(config, engine, notifiers=[notifier])
     assert first.delivered == 1 and first.pending == 0 and len(slack.messages) == 1

@@ -9,7 +9,7 @@ import threading
 from helpers import base_config
 from watcher import config as config_mod
 from watcher import daemon as daemon_mod
-from watcher.store.db import open_engine
+from watcher.store.schema import open_current
 
 SECRET = "whs-0123456789abcdef-test"
 NOW = dt.datetime(2026, 7, 12, 12, 0, tzinfo=dt.timezone.utc)  # inside the Qwen 3.7 window
@@ -33,7 +33,7 @@ class LiveDaemon:
     def __init__(self, raw: dict, clock=lambda: NOW) -> None:
         _drop_closed_log_streams()
         self.config = config_mod.Config.model_validate(raw)
-        self.engine = open_engine(self.config.database)
+        self.engine = open_current(self.config.database)
         self.results: list[tuple[str, object]] = []
         self.daemon = daemon_mod.Daemon(self.config, self.engine, clock,
                                         listeners=[lambda job, outcome: self.results.append((job, outcome))])

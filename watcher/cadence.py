@@ -1,7 +1,7 @@
 """Release-lag math: a family's history -> lags -> a watch's expected window -> today's position in it.
 
 Pure: no I/O, no clock (today is a parameter). Every place that shows or acts on a window (status, alerts,
-the context line of messages, `watcher cadence`, the plot) gets it from `expected_window`, so they agree.
+the context line of messages, `watcher cadence`, the plot) gets it from `windows.expected_window`, so they agree.
 """
 
 from __future__ import annotations
@@ -202,46 +202,18 @@ def own_generation(watch: Watch, lags: GenerationLags) -> bool:
     return any(d is not None and d >= day for d in (lags.flagship_date, lags.first_open))
 
 
-def history_window(watch: Watch, cadence: Cadence, name: str | None = None, basis: str | None = None) -> Window:
-    """The window the history predicts for the watch on a basis (default: the cadence's own; auto: the backtest's pick)."""
-    from watcher import forecast
-
-    basis = basis or cadence.basis
-    if basis not in BASES + (AUTO,):
-        raise CadenceError(f"unknown basis {basis!r} (use {', '.join(BASES + (AUTO,))})")
-    gens = [g for g in history_lags(cadence.history) if not own_generation(watch, g)]
-    if not gens:
-        raise CadenceError(f"cadence {name or '?'}: every generation is the watch's own or newer (dated on or after "
-                           f"{watch.flagship.name}, {watch.flagship.released}): nothing earlier to predict from")
-    target = forecast.Target(watch.flagship.name, watch.flagship.released, tuple(watch.variants))
-    params = forecast.Params.of(cadence)
-    if basis == AUTO:
-        win = forecast.auto_window(gens, target, params, name)
-    else:
-        win = forecast.with_track(predict(basis, gens, target, params, name), gens, params)
-    try:
-        return forecast.past_flagship(win, watch.flagship.released, watch.flagship.name, params, name)
-    except OverflowError:
-        raise CadenceError(beyond_calendar(name, win.basis)) from None
-
-
-def predict(basis: str, gens: Sequence[GenerationLags], target: Any, params: Any, name: str | None) -> Window:
-    """One basis's window for `target` (a forecast.Target) from the generations before it."""
-    try:
-        return _predict(basis, gens, target, params, name)
-    except OverflowError:  # dates near year 1 or 9999 in a hostile history: a config error, not a crash
-        raise CadenceError(beyond_calendar(name, basis)) from None
+def history_of(watch: Watch, cadences: Mapping[str, Cadence]) -> Cadence | None:
+    """The cadence a watch names, read from the config's `cadences:` (None: no cadence, or an unknown name)."""
+    return cadences.get(watch.cadence) if watch.cadence else None
 
 
 def beyond_calendar(name: str | None, basis: str) -> str:
     return f"cadence {name or '?'}: on basis {basis} the history's dates put the window outside the calendar"
 
 
-def _predict(basis: str, gens: Sequence[GenerationLags], target: Any, params: Any, name: str | None) -> Window:
-    if basis == PER_VARIANT:
-        from watcher import forecast
-
-        return forecast.per_variant_window(gens, target, params, name)
+def lag_window(basis: str, gens: Sequence[GenerationLags], target: Any, params: Any, name: str | None) -> Window:
+    """A flagship or previous_open_weights window: percentiles of the history's lags, counted from the anchor
+    (per_variant is forecast.py's)."""
     samples = tuple(lag for g in gens if (lag := g.lag(basis)) is not None)
     if not samples or (basis == FLAGSHIP and target.flagship_date is None):
         need = "a generation with a flagship and open weights" if basis == FLAGSHIP else \
@@ -268,16 +240,6 @@ def explicit_window(watch: Watch) -> Window:
     start, end = window(watch.flagship.released, lags.min, lags.max)
     return Window(start, end, watch.flagship.released + dt.timedelta(days=middle), lags.min, lags.max, middle,
                   FLAGSHIP, watch.flagship.released, watch.flagship.name, "lag_days", watch.cadence)
-
-
-def expected_window(watch: Watch, cadences: Mapping[str, Cadence]) -> Window:
-    """THE window of a watch: explicit lag_days win; else the named cadence's history on its basis."""
-    if watch.lag_days is not None:
-        return explicit_window(watch)
-    cadence = cadences.get(watch.cadence or "")
-    if cadence is None:
-        raise CadenceError(f"watch {watch.name}: no lag_days and no cadence named {watch.cadence!r}")
-    return history_window(watch, cadence, watch.cadence)
 
 
 def position(today: dt.date, start: dt.date, end: dt.date, released: bool) -> Position:

@@ -15,35 +15,37 @@ from rich.table import Table
 
 from watcher import cadence, forecast
 from watcher import variants as vmod
-from watcher.config import Config, Watch
+from watcher.config import Cadence, Config, Watch
 from watcher.plaintext import markup_safe
+from watcher.windows import expected_window, history_window
 
 
 def pick_watch(config: Config, name: str | None) -> Watch:
     """The named watch, else the first with a cadence history, else the first; KeyError names the choices."""
     if name:
         return config.watch(name)
-    return next((w for w in config.watches if w.history is not None), config.watches[0])
+    return next((w for w in config.watches if cadence.history_of(w, config.cadences) is not None), config.watches[0])
 
 
 def _signed(days: int | None) -> str:
     return "-" if days is None else f"{days:+d}"
 
 
-def report(watch: Watch, today: dt.date, released: bool | None = None) -> dict[str, Any]:
+def report(watch: Watch, cadences: dict[str, Cadence], today: dt.date, released: bool | None = None) -> dict[str, Any]:
     """The data `watcher cadence` prints (and --json emits)."""
-    effective = watch.expected()
+    effective = expected_window(watch, cadences)
+    history = cadence.history_of(watch, cadences)
     windows: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     previous_variants: tuple[str, dict] | None = None
-    if watch.history is not None:
+    if history is not None:
         for basis in cadence.BASES:
             try:
-                windows[basis] = cadence.history_window(watch, watch.history, watch.cadence, basis).to_dict()
+                windows[basis] = history_window(watch, history, watch.cadence, basis).to_dict()
             except cadence.CadenceError as exc:
                 windows[basis] = {"error": str(exc)}
-        observed = {g.generation for g in watch.history.history if g.observed}
-        for gen in cadence.history_lags(watch.history.history):
+        observed = {g.generation for g in history.history if g.observed}
+        for gen in cadence.history_lags(history.history):
             rows.append({
                 "generation": gen.generation,
                 "observed": gen.generation in observed,
@@ -192,13 +194,14 @@ def _history_table(doc: dict[str, Any]) -> Table:
     return table
 
 
-def backtest_report(watch: Watch) -> dict[str, Any]:
+def backtest_report(watch: Watch, cadences: dict[str, Cadence]) -> dict[str, Any]:
     """`watcher cadence --backtest`: every past generation predicted from the earlier ones, per basis."""
-    if watch.history is None:
+    history = cadence.history_of(watch, cadences)
+    if history is None:
         return {"watch": watch.name, "cadence": None, "predictions": [], "scores": {}, "error": "no cadence history"}
-    gens = [g for g in cadence.history_lags(watch.history.history) if not cadence.own_generation(watch, g)]
-    test = forecast.backtest(gens, forecast.Params.of(watch.history))
-    win = watch.expected()
+    gens = [g for g in cadence.history_lags(history.history) if not cadence.own_generation(watch, g)]
+    test = forecast.backtest(gens, forecast.Params.of(history))
+    win = expected_window(watch, cadences)
     return {"watch": watch.name, "cadence": watch.cadence, "basis_in_use": win.basis, "reason": win.reason,
             "generations": len(gens), **test.to_dict(), "summary": _summary(test)}
 
@@ -268,12 +271,13 @@ class PlotData:
     other_windows: tuple[tuple[str, dt.date, dt.date], ...] = field(default=())
 
 
-def plot_data(watch: Watch, today: dt.date) -> PlotData:
+def plot_data(watch: Watch, cadences: dict[str, Cadence], today: dt.date) -> PlotData:
     """One row per generation (oldest at the top), then the watched generation with its expected window."""
-    win = watch.expected()
+    win = expected_window(watch, cadences)
+    history = cadence.history_of(watch, cadences)
     rows = []
-    if watch.history is not None:
-        for gen in cadence.history_lags(watch.history.history):
+    if history is not None:
+        for gen in cadence.history_lags(history.history):
             if cadence.own_generation(watch, gen):
                 continue
             flag = (gen.flagship, gen.flagship_date) if gen.flagship and gen.flagship_date else None
@@ -282,10 +286,10 @@ def plot_data(watch: Watch, today: dt.date) -> PlotData:
     rows.append(PlotRow(f"{watch.name} (watched)", (watch.flagship.name, watch.flagship.released), (),
                         "expected"))
     others = []
-    if watch.history is not None:
+    if history is not None:
         for basis in cadence.BASES:
             try:
-                other = cadence.history_window(watch, watch.history, watch.cadence, basis)
+                other = history_window(watch, history, watch.cadence, basis)
             except cadence.CadenceError:
                 continue
             if (other.start, other.end) != (win.start, win.end):

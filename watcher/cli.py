@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import os
 import sys
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from watcher import config as config_mod
+from watcher.cli_common import first_line, safe_url, fail, load_config, now, open_reader, open_store
 from watcher.cli_options import ConfigOption, LogFormat, LogLevelOption, VerboseOption, chosen_level
 from watcher.plaintext import visible
 from watcher.redact import redact
@@ -19,83 +17,6 @@ from watcher.redact import redact
 # Plain help (no Rich panels): Typer's Rich help tags every option with `<bool>`/`<str>`.
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Watch the Hugging Face Hub and GitHub for open-weight releases; alert when they land or are late.")
-EXIT_CONFIG = 2
-
-
-def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
-    """One line on stderr, no traceback: what a user needs to fix it."""
-    typer.echo(f"watcher: {visible(redact(message))}", err=True)
-    raise typer.Exit(code)
-
-
-def now() -> dt.datetime:
-    """The clock. WATCHER_NOW (ISO date or datetime) pins it, for what-if checks and tests."""
-    pinned = os.environ.get("WATCHER_NOW")
-    if not pinned:
-        return dt.datetime.now(dt.timezone.utc)
-    try:
-        value = dt.datetime.fromisoformat(pinned.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"WATCHER_NOW: {pinned!r} is not an ISO date or datetime")
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
-def load_config(ctx: typer.Context, log_default: str | None = "WARNING"):
-    """The config named before or after the command; also sets up logging (None: the command does)."""
-    if log_default:
-        setup_logging(ctx, log_default)
-    try:
-        cfg = config_mod.load(ctx.ensure_object(dict).get("config"))
-    except config_mod.ConfigError as exc:
-        fail(str(exc))
-    from watcher.notify import credential_problems
-
-    if problems := credential_problems(cfg):  # a secret is validated like config, never echoed
-        fail("; ".join(problems))
-    return cfg
-
-
-def _safe_url(url: str) -> str:
-    from watcher.store.db import safe_url
-
-    return safe_url(url)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def open_reader(config):
-    """For commands that only read: create nothing, write nothing (see store/reader.py); exit 1 if there is
-    no database yet, 2 if it cannot be read."""
-    from watcher.store.db import StoreError
-    from watcher.store.reader import NoDatabase, open_reader as reader
-
-    try:
-        return reader(config.database)
-    except NoDatabase as exc:
-        fail(str(exc), code=1)
-    except StoreError as exc:
-        fail(str(exc))
-
-
-def open_store(config, create: bool = True):
-    from watcher.store.db import StoreError, open_engine
-
-    try:
-        return open_engine(config.database, create=create)
-    except StoreError as exc:
-        fail(str(exc))
-
-
-def setup_logging(ctx: typer.Context, default: str = "WARNING", stream=None) -> None:
-    """Commands other than `run` log problems to stderr, one line each, through the daemon's formatter."""
-    from watcher import logs
-
-    logs.setup("text", chosen_level(ctx, default), stream or sys.stderr)
-
-
 def _version(value: bool) -> None:
     if value:
         from watcher import __version__
@@ -142,7 +63,7 @@ def poll(
         # Nothing was committed: the next cycle sees the same changes again, so no alert is lost.
         from watcher.store.problems import describe
 
-        fail(f"database {_safe_url(cfg.database)}: cycle not stored: {describe(exc, sqlite_path(engine))}", code=1)
+        fail(f"database {safe_url(cfg.database)}: cycle not stored: {describe(exc, sqlite_path(engine))}", code=1)
     requests = sum(result.requests.values())
     typer.echo(
         f"cycle {result.run_id}: {len(cfg.watches)} watch(es) polled in {result.seconds:.1f}s, "
@@ -194,7 +115,7 @@ def status(
     try:
         doc = status_mod.build(cfg, engine, moment)
     except Exception as exc:  # noqa: BLE001 - a broken database is a one-line error, not a traceback
-        fail(f"database {_safe_url(cfg.database)}: {_first_line(exc)}")
+        fail(f"database {safe_url(cfg.database)}: {first_line(exc)}")
     if missing:
         doc["warnings"].insert(0, missing)
     if as_json:
@@ -270,14 +191,21 @@ def run(
         except OSError as exc:
             fail(f"metrics.port: cannot listen on {cfg.metrics.host}:{cfg.metrics.port}: {exc.strerror or exc}")
         listeners.append(metrics.on_job)
+    import threading
+
+    from watcher import stop_signals
     from watcher.leader import LeaderError
     from watcher.webhooks import WebhookError
 
+    stop = threading.Event()
     try:
-        code = daemon.run(cfg, engine, clock=now, listeners=listeners)
+        runner = daemon.Daemon(cfg, engine, clock=now, listeners=listeners, stop=stop)
     except (LeaderError, WebhookError) as exc:
         fail(str(exc), 1)
-    raise typer.Exit(code)
+    outcome = stop_signals.serve(runner.run, stop_signals.StopSignals(stop, cfg.schedule.shutdown_timeout))
+    if outcome is daemon.Stopped.ABANDONED:  # a job thread still runs: a normal exit would wait for it
+        stop_signals.hard_exit(0)
+    raise typer.Exit(0)
 
 
 @app.command("cadence")
@@ -304,12 +232,13 @@ def cadence_cmd(
     except KeyError:
         fail(f"unknown watch {watch!r} (watches: {', '.join(w.name for w in cfg.watches)})")
     if export:
-        if chosen.history is None:
+        history = cadence_report.cadence.history_of(chosen, cfg.cadences)
+        if history is None:
             fail(f"watch {chosen.name} names no cadence: nothing to export")
-        typer.echo(cadence_report.export_yaml(chosen.cadence or "", chosen.history), nl=False)
+        typer.echo(cadence_report.export_yaml(chosen.cadence or "", history), nl=False)
         return
     if backtest:
-        test = cadence_report.backtest_report(chosen)
+        test = cadence_report.backtest_report(chosen, cfg.cadences)
         if as_json:
             typer.echo(json.dumps(test, indent=2))
         else:
@@ -317,7 +246,7 @@ def cadence_cmd(
         return
     today = now().date()
     fmt = _plot_format(plot) if plot else None
-    doc = cadence_report.report(chosen, today, _released(cfg, chosen.name))
+    doc = cadence_report.report(chosen, cfg.cadences, today, _released(cfg, chosen.name))
     if plot:
         from pathlib import Path
 
@@ -328,7 +257,7 @@ def cadence_cmd(
                 raise
             fail("--plot needs matplotlib: pip install 'openweights-watcher[plot]'", code=1)
         try:
-            plot_mod.render(cadence_report.plot_data(chosen, today), Path(plot), fmt)
+            plot_mod.render(cadence_report.plot_data(chosen, cfg.cadences, today), Path(plot), fmt)
         except OSError as exc:
             fail(f"--plot {plot}: cannot write: {exc.strerror or exc}", code=1)
         doc["plot"] = plot
@@ -355,7 +284,7 @@ def _with_observed(cfg):
     except StoreError as exc:
         fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback
-        fail(f"database {_safe_url(cfg.database)}: {_first_line(exc)}")
+        fail(f"database {safe_url(cfg.database)}: {first_line(exc)}")
 
 
 PLOT_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -391,7 +320,7 @@ def _released(cfg, watch: str) -> bool | None:
     except StoreError as exc:
         fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback
-        fail(f"database {_safe_url(cfg.database)}: {_first_line(exc)}")
+        fail(f"database {safe_url(cfg.database)}: {first_line(exc)}")
 
 
 @app.command("check-config")
@@ -470,7 +399,7 @@ def main() -> None:
     app(prog_name="watcher")
 
 
-from watcher.cli_config import config_app  # noqa: E402 - sub-apps import cli lazily, inside their commands
+from watcher.cli_config import config_app  # noqa: E402
 from watcher.cli_db import db_app  # noqa: E402
 
 app.add_typer(config_app, name="config")

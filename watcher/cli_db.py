@@ -1,4 +1,4 @@
-"""`watcher db ...`: schema migrations by hand (the daemon and `poll` also upgrade on start)."""
+"""`watcher db ...`: schema migrations by hand (the daemon, `poll` and `notify retry` also upgrade on start)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Database
 
 
 def _engine(ctx: typer.Context):
-    from watcher.cli import fail, load_config
+    from watcher.cli_common import fail, load_config
     from watcher.store.db import StoreError, open_engine
 
     cfg = load_config(ctx)
@@ -30,16 +30,17 @@ def upgrade(
     verbose: VerboseOption = 0,
 ) -> None:
     """Upgrade the schema to the newest revision (creating it if empty); safe while replicas run."""
-    from watcher.cli import fail, load_config
+    from watcher.cli_common import fail, load_config
     from watcher.store import migrate
     from watcher.store.db import StoreError, first_line, open_engine, safe_url
+    from watcher.store.schema import make_current
 
     cfg = load_config(ctx)
     try:
         if _exists(cfg.database):
             before, after = migrate.upgrade(open_engine(cfg.database, create=False))
-        else:  # a new SQLite file: open_engine creates it privately, then upgrades it
-            before, after = None, migrate.current(open_engine(cfg.database, create=True))
+        else:  # a new SQLite file: open_engine creates it privately, then it is upgraded
+            before, after = None, migrate.current(make_current(open_engine(cfg.database, create=True)))
     except StoreError as exc:
         fail(str(exc), 1)
     except Exception as exc:  # noqa: BLE001 - one line for the user, not a traceback
@@ -68,7 +69,7 @@ def current(
     verbose: VerboseOption = 0,
 ) -> None:
     """Print the database's schema revision and whether it is the newest this release knows."""
-    from watcher.cli import fail
+    from watcher.cli_common import fail
     from watcher.store import migrate
     from watcher.store.db import first_line, safe_url
 

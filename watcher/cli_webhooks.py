@@ -23,7 +23,7 @@ def setup(
 ) -> None:
     """Create or update (idempotently) one Hub webhook for URL watching every watch's authors; secret from
     WATCHER_WEBHOOK_SECRET, token from HF_TOKEN."""
-    from watcher.cli import fail, load_config
+    from watcher.cli_common import fail, load_config
     from watcher.hub_webhooks import SetupError, check_url, setup as do_setup
     from watcher.webhooks import WebhookError, secret_from_env
 
@@ -49,7 +49,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List the Hub webhooks of HF_TOKEN's account: URL, state, what they watch, watch authors they miss."""
-    from watcher.cli import fail, load_config
+    from watcher.cli_common import fail, load_config
     from watcher.hub_webhooks import SetupError, listing
 
     cfg = load_config(ctx, "ERROR")

@@ -17,7 +17,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -266,7 +265,6 @@ class Watch(Strict):
     notify: WatchNotify = WatchNotify()
     huggingface: HubWatch | None = None
     github: GitHubWatch | None = None
-    _cadences: dict[str, Cadence] = PrivateAttr(default_factory=dict)
     poll_interval: Duration | None = None  # overrides schedule.poll_interval for this watch
 
     @model_validator(mode="after")
@@ -293,21 +291,6 @@ class Watch(Strict):
     @property
     def display_title(self) -> str:
         return self.title or self.name
-
-    @property
-    def history(self) -> Cadence | None:
-        """The cadence this watch names, linked by Config at load time."""
-        return self._cadences.get(self.cadence) if self.cadence else None
-
-    def expected(self):
-        """The one expected window every caller uses (see cadence.expected_window)."""
-        from watcher import cadence
-
-        return cadence.expected_window(self, self._cadences)
-
-    def window(self) -> tuple[dt.date, dt.date]:
-        found = self.expected()
-        return found.start, found.end
 
 
 class ApiSettings(Strict):
@@ -486,8 +469,6 @@ class Config(Strict):
             if watch.name in seen:
                 raise ValueError(f"watch name {watch.name!r} is used twice")
             seen.add(watch.name)
-        for watch in self.watches:
-            watch._cadences = self.cadences  # unknown names are reported by check_cadences
         return self
 
     def watch(self, name: str) -> Watch:
@@ -573,16 +554,13 @@ def parse(text: str, source: str) -> Config:
 
 
 def check_cadences(config: Config, source: str) -> None:
-    """A watch naming a cadence that is not defined is a config error on that field."""
+    """A watch naming a cadence that is not defined is a config error on that field. (Whether its history
+    can give a window is checked where the window is computed: windows.checked, called by the CLI's loader.)"""
     for index, watch in enumerate(config.watches):
         if watch.cadence is not None and watch.cadence not in config.cadences:
             known = ", ".join(sorted(config.cadences)) or "none defined"
             raise ConfigError(f"{source}: watches[{index}].cadence: unknown cadence {watch.cadence!r} "
                               f"(cadences: {known})")
-        try:
-            watch.expected()
-        except ValueError as exc:  # cadence.CadenceError: e.g. the only usable generation is the watch's own
-            raise ConfigError(f"{source}: watches[{index}].cadence: {exc}") from None
 
 
 PUBLIC_API_HOSTS = {"huggingface.co", "api.github.com"}

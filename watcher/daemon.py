@@ -1,26 +1,23 @@
-"""`watcher run`: APScheduler jobs (poll, deliver, cadence) until SIGTERM/SIGINT/SIGHUP, then a graceful stop.
+"""`watcher run`: APScheduler jobs (poll, deliver, cadence) until the stop event is set, then a graceful stop.
+
+The jobs only decide when; what a cycle does is composed in pipeline.py. The signals that set the
+stop event, and the exit codes, belong to the CLI (stop_signals.py): the daemon knows neither.
 
 All jobs share one lock: cycles must not overlap (the Hub client factory is process-wide, and two
 deliveries of one outbox row would post it twice). `deliver` only tries the lock, because a running
-cycle delivers at its end anyway. On a signal no job starts any more; the running one gets
+cycle delivers at its end anyway. Once stopping, no job starts any more; the running one gets
 `schedule.shutdown_timeout` to finish. Its writes are one transaction, so if it must be abandoned the
 database rolls it back: a cycle is either all there or not there at all.
-
-One stop is one stop: supervisors and `timeout` often signal the whole process group, so the same
-request arrives two or three times within a millisecond. A repeat within `REPEAT_GRACE` seconds of
-the first is that same request; only a signal after it forces the exit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 import os
-import signal
 import socket
-import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -28,21 +25,24 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from watcher import notify, observed, pipeline
-from watcher.notify import outbox
+from watcher import notify, pipeline
 from watcher.config import Config, Watch, format_duration
 from watcher.leader import Leadership
 from watcher.pipeline import Clock, utcnow
-from watcher.store import locks, queries
+from watcher.store import locks
 from watcher.store.db import safe_url, transaction
 from watcher.store.problems import describe
 from watcher.store.tables import DaemonRun, PollRun
 
 log = logging.getLogger(__name__)
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # SIGHUP: the terminal went away; stop cleanly
-REPEAT_GRACE = 2.0  # seconds: a repeat signal this soon after the first is the same stop request
-WAKE = 0.1  # seconds: how often the main thread looks at noted signals
 Listener = Callable[[str, object], None]
+
+
+class Stopped(enum.Enum):
+    """How `Daemon.run` ended."""
+
+    CLEAN = "clean"  # every job finished; the scheduler's threads are gone
+    ABANDONED = "abandoned"  # the running job outlived shutdown_timeout; its thread still runs (see stop_signals)
 
 
 def poll_groups(config: Config) -> dict[str, list[Watch]]:
@@ -69,14 +69,12 @@ class Daemon:
     """The scheduler, its jobs and the shutdown protocol; `listeners` get every job's result (metrics)."""
 
     def __init__(self, config: Config, engine: Engine, clock: Clock = utcnow,
-                 listeners: Sequence[Listener] = ()) -> None:
+                 listeners: Sequence[Listener] = (), stop: threading.Event | None = None) -> None:
         self.config, self.engine, self.clock = config, engine, clock
         self.listeners = list(listeners)
-        self.stop = threading.Event()
-        self.stop_requested_at: float | None = None  # monotonic time of the first stop signal
-        self.signals: list[tuple[int, float]] = []  # noted by the handler, acted on by the main thread
+        self.stop = stop if stop is not None else threading.Event()  # set by whoever owns the process (the CLI)
         self.work = threading.Lock()
-        self.webhooks = WebhookService(self) if config.webhooks is not None else None  # WebhookError: no secret, port
+        self.webhooks = _webhook_service(self) if config.webhooks is not None else None  # WebhookError: no secret
         try:
             self.leadership = Leadership(engine).start()  # LeaderError: another daemon owns this SQLite file
         except Exception:
@@ -103,7 +101,7 @@ class Daemon:
                           misfire_grace_time=_grace(schedule.cadence_interval), **once)
         return scheduler
 
-    def _guarded(self, job: str, work: Callable[[], object], blocking: bool = True) -> None:
+    def guarded(self, job: str, work: Callable[[], object], blocking: bool = True) -> None:
         """Run one job's work under the lock, unless we are stopping; a failure never kills the schedule."""
         if self.stop.is_set() or not self.work.acquire(blocking=blocking):
             return
@@ -125,16 +123,23 @@ class Daemon:
         finally:
             self.work.release()
 
+    def context(self) -> pipeline.Context:
+        """What one job's cycle reads; the notifiers are built per job, as `notifiers` describes."""
+        return pipeline.Context(self.config, self.engine, self.clock, notifiers(self.config))
+
     def poll(self, job: str, watches: Sequence[Watch]) -> None:
         # only the leader polls; standbys retry each tick
-        self._guarded(job, self.leadership.guard(lambda: self.cycle(job, watches)))
+        self.guarded(job, self.leadership.guard(lambda: self.said(job, pipeline.poll_cycle(self.context(), watches))))
 
-    def cycle(self, job: str, watches: Sequence[Watch]) -> pipeline.CycleResult:
-        """One poll of `watches`; the caller holds the cycle lock and has checked leadership (poll, webhook)."""
-        result = pipeline.run_cycle(self.config, self.engine, self.clock, notifiers=notifiers(self.config),
-                                    watches=watches)
+    def webhook_poll(self, woken: set[str]) -> pipeline.CycleResult | None:
+        """The poll webhooks asked for; the caller (wake.py) holds the cycle lock and has checked leadership."""
+        result = pipeline.webhook_cycle(self.context(), woken)
+        return self.said("webhook", result) if result is not None else None
+
+    def said(self, job: str, result: pipeline.CycleResult) -> pipeline.CycleResult:
+        """Log a finished poll cycle, and note in it the jobs the database refused before it."""
         log.info("cycle %s done in %.1fs: %d watch(es), %d event(s), %d error(s), %d delivered, %d pending",
-                 result.run_id, result.seconds, len(watches), len(result.events), len(result.errors),
+                 result.run_id, result.seconds, result.watches, len(result.events), len(result.errors),
                  result.delivered, result.pending, extra={"job": job, "run_id": result.run_id})
         for event in result.events:
             log.info("watch=%s event %s", event.watch, event.kind.value,
@@ -163,16 +168,13 @@ class Daemon:
                 log.info("delivered %d alert(s), %d pending", result.delivered, result.pending, extra={"job": "deliver"})
             return result
 
-        self._guarded("deliver", work, blocking=False)
+        self.guarded("deliver", work, blocking=False)
 
     def cadence(self) -> None:
-        self._guarded("cadence", self.leadership.guard(lambda: cadence_check(self.config, self.engine, self.clock)))
+        self.guarded("cadence", self.leadership.guard(lambda: pipeline.cadence_cycle(self.context())))
 
-    def run(self) -> int:
-        """Start the jobs and block until a signal (or `stop`); 0 after a graceful stop."""
-        if threading.current_thread() is threading.main_thread():
-            for signum in STOP_SIGNALS:
-                signal.signal(signum, self._on_signal)
+    def run(self) -> Stopped:
+        """Start the jobs and block until the stop event is set; then stop gracefully (see `shutdown`)."""
         daemon_id = self._record_start()
         groups = poll_groups(self.config)
         schedule = self.config.schedule
@@ -183,49 +185,25 @@ class Daemon:
         self.scheduler.start()
         if self.webhooks is not None:
             self.webhooks.start()
-        while not self.stop.is_set():
-            self.stop.wait(WAKE)
-            self._take_signals()
+        self.stop.wait()
         return self.shutdown(daemon_id)
 
-    def shutdown(self, daemon_id: int | None) -> int:
+    def shutdown(self, daemon_id: int | None) -> Stopped:
+        """No new job; the running one gets shutdown_timeout. ABANDONED leaves its thread running: the caller exits."""
         timeout = self.config.schedule.shutdown_timeout.total_seconds()
         self.scheduler.pause()  # no new job starts; a running one goes on
         if self.webhooks is not None:
             self.webhooks.close()  # no new webhook poll either
-        deadline = time.monotonic() + timeout
-        while not self.work.acquire(timeout=max(0.0, min(WAKE, deadline - time.monotonic()))):
-            self._take_signals()  # a later signal may force the exit while we wait
-            if time.monotonic() >= deadline:
-                log.error("the running job did not finish within %ss: exiting; its uncommitted writes are rolled back",
-                          f"{timeout:g}")
-                _exit(0)
+        if not self.work.acquire(timeout=timeout):
+            log.error("the running job did not finish within %ss: exiting; its uncommitted writes are rolled back",
+                      f"{timeout:g}")
+            return Stopped.ABANDONED
         self.work.release()
         self.scheduler.shutdown(wait=True)
         self.leadership.release()
         self._record_stop(daemon_id)
         log.info("watcher daemon stopped")
-        return 0
-
-    def _on_signal(self, signum, _frame) -> None:
-        """Only note it: logging or setting an Event inside a handler can deadlock on a lock the main thread holds."""
-        self.signals.append((signum, time.monotonic()))
-
-    def _take_signals(self) -> None:
-        """Act on noted signals in the main thread: the first starts the stop; a repeat after the grace forces it."""
-        while self.signals:
-            signum, at = self.signals.pop(0)
-            name = signal.Signals(signum).name
-            if self.stop_requested_at is None:
-                self.stop_requested_at = at
-                log.info("received %s: no new jobs; the running job gets up to %s to finish (a signal %gs or more "
-                         "later exits at once)", name, format_duration(self.config.schedule.shutdown_timeout), REPEAT_GRACE)
-                self.stop.set()
-            elif at - self.stop_requested_at < REPEAT_GRACE:
-                log.debug("received %s again within %gs: the same stop request", name, REPEAT_GRACE)
-            else:
-                log.warning("received %s again: exiting now", name)
-                _exit(128 + signum)
+        return Stopped.CLEAN
 
     def _record_start(self) -> int | None:
         try:
@@ -250,49 +228,11 @@ class Daemon:
             log.exception("could not record the daemon stop")
 
 
-class WebhookService:
-    """The receiver (HTTP thread) and the thread that turns its queue into polls (`webhooks:` in the config)."""
+def _webhook_service(daemon: Daemon):
+    """The receiver and its poll thread; their modules load only when the config has `webhooks:`."""
+    from watcher import wake
 
-    def __init__(self, daemon: Daemon) -> None:
-        from watcher import wake, webhooks
-
-        self.inbox = webhooks.Inbox()
-        app = webhooks.Receiver(daemon.config, webhooks.secret_from_env(), self.inbox, daemon.clock)
-        self.server = webhooks.Server(daemon.config.webhooks, app)
-        self.polls = wake.WebhookPolls(daemon, self.inbox)
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    def start(self) -> None:
-        self.polls.start()
-        self.server.start()
-
-    def close(self) -> None:
-        self.server.close()
-        self.polls.close()
-
-
-def cadence_check(config: Config, engine: Engine, clock: Clock = utcnow) -> pipeline.CycleResult:
-    """Re-evaluate every watch's window against stored snapshots (no API calls), then deliver.
-
-    A watch whose sources are all failing still gets its window/overdue alerts and reminders on the right day.
-    """
-    result = pipeline.CycleResult(0, 0.0)
-    built = notifiers(config)
-    now = clock()
-    with transaction(engine) as session:
-        events = []
-        for watch in observed.attach(config, session).watches:
-            if not queries.baselined_scopes(session, watch.name):
-                continue  # never polled: the first cycle decides, with its baseline
-            snapshots = queries.previous_snapshots(session, watch.name)
-            events.extend(pipeline.cadence_alerts(session, watch, snapshots, now, []))  # opened/overdue/reminders
-        result.events = outbox.record(session, events, None, built, now)
-    for event in result.events:
-        log.info("watch=%s event %s (cadence check)", event.watch, event.kind.value, extra={"job": "cadence"})
-    return pipeline.deliver(config, engine, built, clock, result)
+    return wake.WebhookService(daemon)
 
 
 def notifiers(config: Config) -> list:
@@ -316,15 +256,3 @@ class AlertLog:
 
     def flush(self) -> None:
         pass
-
-
-def _exit(code: int) -> None:
-    """Leave now, without waiting for worker threads; flush the log first so the reason is visible."""
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    sys.stdout.flush()
-    os._exit(code)
-
-
-def run(config: Config, engine: Engine, clock: Clock = utcnow, listeners: Sequence[Listener] = ()) -> int:
-    return Daemon(config, engine, clock, listeners).run()

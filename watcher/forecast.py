@@ -28,9 +28,10 @@ from watcher.cadence import (
     CadenceError,
     GenerationLags,
     Window,
+    beyond_calendar,
     lag_phrase,
+    lag_window,
     percentile,
-    predict,
 )
 
 DEFAULT_TOLERANCE = 7  # days, only when the history has no step where variants' intervals differed
@@ -279,6 +280,16 @@ class Backtest:
     def to_dict(self) -> dict[str, Any]:
         return {"predictions": [p.to_dict() for p in self.predictions],
                 "scores": {b: s.to_dict() for b, s in self.scores.items()}}
+
+
+def predict(basis: str, gens: Sequence[GenerationLags], target: Target, params: Params, name: str | None) -> Window:
+    """One basis's window for `target` from the generations before it."""
+    try:
+        if basis == PER_VARIANT:
+            return per_variant_window(gens, target, params, name)
+        return lag_window(basis, gens, target, params, name)
+    except OverflowError:  # dates near year 1 or 9999 in a hostile history: a config error, not a crash
+        raise CadenceError(beyond_calendar(name, basis)) from None
 
 
 def backtest(gens: Sequence[GenerationLags], params: Params, bases: Sequence[str] = BASES) -> Backtest:

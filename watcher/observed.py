@@ -77,7 +77,4 @@ def attach(config: Config, session: Session) -> Config:
     if not any(name in config.cadences for name in found):
         return config
     cadences = {name: merged(cad, found.get(name, [])) for name, cad in config.cadences.items()}
-    watches = [w.model_copy() for w in config.watches]
-    for watch in watches:
-        watch._cadences = cadences
-    return config.model_copy(update={"cadences": cadences, "watches": watches})
+    return config.model_copy(update={"cadences": cadences})

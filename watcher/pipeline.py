@@ -1,18 +1,23 @@
-"""One cycle: fetch -> detect -> store (one transaction) -> deliver. The only module that calls every step."""
+"""Every kind of cycle, composed here and nowhere else: poll (fetch -> detect -> store in one
+transaction -> deliver), webhook poll (a poll of the watches a webhook named), cadence check (stored
+snapshots -> window alerts -> deliver) and delivery alone. The daemon and the CLI only decide when.
+
+Each step takes a `Context` (config, engine, clock, notifiers) and returns what it produced; the
+cycle assembles the `CycleResult` from those returns."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from watcher import alerts, models, notify, observed, polling, source_health
 from watcher import variant_state as vs
-from watcher.config import Config, Watch
+from watcher.config import Cadence, Config, Watch
 from watcher.detect import detect
 from watcher.models import Event, EventKind, Reason, RepoSnapshot, SourceProblem, SourceReport
 from watcher.notify import outbox
@@ -22,6 +27,7 @@ from watcher.store import queries
 from watcher.store import retention
 from watcher.store.db import transaction
 from watcher.store.tables import PollRun
+from watcher.windows import expected_window
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -44,6 +50,7 @@ class CycleResult:
     delivery_errors: list[str] = field(default_factory=list)
     health: list = field(default_factory=list)  # source_health.Outcome per (watch, source) polled
     deferred: list[str] = field(default_factory=list)  # work the rate-limit budget postponed
+    watches: int = 0  # how many watches a poll cycle polled
 
 
 def covers(watch: Watch, snap: RepoSnapshot) -> bool:
@@ -90,23 +97,14 @@ def fetch(watch: Watch, sources: dict[str, Source], previous: dict[str, RepoSnap
     return reports
 
 
-def cadence_alerts(session, watch: Watch, snapshots: dict[str, RepoSnapshot], now: dt.datetime,
-                   new: list[Event]) -> list[Event]:
+def cadence_alerts(session, watch: Watch, cadences: Mapping[str, Cadence], snapshots: dict[str, RepoSnapshot],
+                   now: dt.datetime, new: list[Event]) -> list[Event]:
     """Window opened / overdue / reminders / released, timed from the events table (restart-safe)."""
     released = models.released(snapshots.values())
     rows = queries.events_of_kinds(session, watch.name, [k.value for k in alerts.HISTORY_KINDS])
     past = [alerts.Past(r.kind, r.dedup_key, r.created_at, r.data or {}) for r in rows]
-    return alerts.cadence_events(watch, watch.expected(), now, released, past, new, landings(snapshots, now, new))
-
-
-def _attached(seen: Config, watch: Watch) -> Watch:
-    """The watch as `observed.attach` linked it; one passed in from outside the config stays as it is."""
-    if not watch.cadence:
-        return watch
-    try:
-        return seen.watch(watch.name)
-    except KeyError:
-        return watch
+    window = expected_window(watch, cadences)
+    return alerts.cadence_events(watch, window, now, released, past, new, landings(snapshots, now, new))
 
 
 def landings(snapshots: dict[str, RepoSnapshot], now: dt.datetime, new: list[Event]) -> list[vs.Landing]:
@@ -126,74 +124,173 @@ def landings(snapshots: dict[str, RepoSnapshot], now: dt.datetime, new: list[Eve
     return out
 
 
+@dataclass(frozen=True)
+class Context:
+    """What every step of a cycle reads: the config, the database, the clock and where alerts go."""
+
+    config: Config
+    engine: Engine
+    clock: Clock
+    notifiers: Sequence[notify.Notifier]
+
+    @classmethod
+    def of(cls, config: Config, engine: Engine, clock: Clock = utcnow,
+           notifiers: Sequence[notify.Notifier] | None = None) -> Context:
+        return cls(config, engine, clock, list(notifiers) if notifiers is not None else notify.build(config))
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the database knew before a poll: cadences with what was observed, baselined scopes, source states."""
+
+    watches: list[Watch]
+    cadences: dict[str, Cadence]  # with what earlier watches of a cadence observed (observed.attach)
+    baselined: dict[str, set]
+    states: dict
+
+
+@dataclass
+class Stored:
+    """What the storing step produced for one cycle (or one watch of it)."""
+
+    run_id: int = 0
+    events: list[Event] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    requests: dict[str, int] = field(default_factory=dict)
+    health: list = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+
+
 def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: dict[str, Source] | None = None,
               notifiers: Sequence[notify.Notifier] | None = None, watches: Sequence[Watch] | None = None) -> CycleResult:
     """Poll every watch (or only `watches`), store what changed in one transaction, then deliver the outbox."""
-    started, tick = clock(), time.monotonic()
-    watches = list(watches) if watches is not None else config.watches
-    owned = sources is None
-    notifiers = list(notifiers) if notifiers is not None else notify.build(config)
-    with transaction(engine) as session:
-        seen = observed.attach(config, session)  # windows count what earlier watches of a cadence saw
-        watches = [_attached(seen, w) for w in watches]
+    return poll_cycle(Context.of(config, engine, clock, notifiers), watches, sources)
+
+
+def poll_cycle(ctx: Context, watches: Sequence[Watch] | None = None,
+               sources: dict[str, Source] | None = None) -> CycleResult:
+    """The poll cycle: remember -> fetch -> detect and store (one transaction) -> deliver."""
+    started, tick = ctx.clock(), time.monotonic()
+    memory = remember(ctx, list(watches) if watches is not None else ctx.config.watches, owned=sources is None)
+    reports, stored = fetch_watches(ctx, memory, sources)
+    outcome = store(ctx, memory, stored, reports, started)
+    delivery = outbox.deliver(ctx.config, ctx.engine, ctx.notifiers, ctx.clock)
+    return CycleResult(outcome.run_id, time.monotonic() - tick, outcome.events, outcome.errors, outcome.requests,
+                       delivery.delivered, delivery.pending, delivery.failed, delivery.delivery_errors,
+                       outcome.health, outcome.deferred, len(memory.watches))
+
+
+def webhook_cycle(ctx: Context, woken: set[str]) -> CycleResult | None:
+    """A poll of the watches webhooks named (an ordinary poll of fewer watches); None when none is configured."""
+    watches = [w for w in ctx.config.watches if w.name in woken]
+    return poll_cycle(ctx, watches) if watches else None
+
+
+def remember(ctx: Context, watches: list[Watch], owned: bool) -> Memory:
+    """Read what earlier cycles left: observed history, baselined scopes, and (when we build the sources) their state."""
+    with transaction(ctx.engine) as session:
+        seen = observed.attach(ctx.config, session)  # windows count what earlier watches of a cadence saw
         baselined = {w.name: queries.baselined_scopes(session, w.name) for w in watches}
         states = polling.load_states(session, list(SOURCES)) if owned else {}
-    loading = polling.StoredRepos(engine, [w.name for w in watches])  # read while the first requests go out
+    return Memory(watches, seen.cadences, baselined, states)
+
+
+def fetch_watches(ctx: Context, memory: Memory, sources: dict[str, Source] | None):
+    """Ask the sources about every watch while the stored repos load; returns (reports, stored repos)."""
+    watches, owned = memory.watches, sources is None
+    loading = polling.StoredRepos(ctx.engine, [w.name for w in watches])  # read while the first requests go out
     if sources is None:  # only the sources some watch uses: a Hub-only config never loads the GitHub client
-        sources = {name: build(config, states[name]) for name, build in SOURCES.items()
+        sources = {name: build(ctx.config, memory.states[name]) for name, build in SOURCES.items()
                    if any(getattr(w, name, None) is not None for w in watches)}
     try:
         reports = polling.fetch_all(watches, sources, {w.name: loading.previous(w.name) for w in watches}, fetch,
-                                    polling.watch_workers(config))
+                                    polling.watch_workers(ctx.config))
     finally:
         if owned:
             for source in sources.values():
                 source.close()
-    stored = loading.result()
-    memory = {w.name: (stored[w.name], baselined[w.name]) for w in watches}
-    previous = {name: {key: repo.snapshot for key, repo in repos.items()} for name, repos in stored.items()}
-    result = CycleResult(0, 0.0)
-    with transaction(engine) as session:
+    return reports, loading.result()
+
+
+def store(ctx: Context, memory: Memory, stored: dict, reports: dict[str, list[SourceReport]],
+          started: dt.datetime) -> Stored:
+    """Detect and store every watch, health and source state in one transaction: all of the cycle or none."""
+    out = Stored()
+    with transaction(ctx.engine) as session:
         run = PollRun(started_at=started, errors=[], requests={})
         session.add(run)
         session.flush()
-        for watch in watches:
-            _store_watch(session, watch, memory[watch.name], previous[watch.name], reports[watch.name], run, clock,
-                         result, notifiers)
-        source_health.record(session, config, watches, reports, run, clock(), notifiers, result)
-        polling.save_states(session, states, clock())
-        retention.prune(session, config.retention, clock())
-        result.deferred = polling.deferred_lines(reports, states)
-        run.finished_at = clock()
-        run.errors = result.errors
-        run.requests = result.requests
-        run.events = len(result.events)
-        result.run_id = run.id
-    deliver(config, engine, notifiers, clock, result)
-    result.seconds = time.monotonic() - tick
-    return result
+        for watch in memory.watches:
+            done = store_watch(ctx, session, memory, watch, stored[watch.name], reports[watch.name], run.id)
+            out.events.extend(done.events)
+            out.errors.extend(done.errors)
+            for source, count in done.requests.items():
+                out.requests[source] = out.requests.get(source, 0) + count
+        out.health, health_alerts = source_health.record(session, ctx.config, memory.watches, reports, run, ctx.clock(),
+                                                   ctx.notifiers)
+        out.events.extend(health_alerts)
+        polling.save_states(session, memory.states, ctx.clock())
+        retention.prune(session, ctx.config.retention, ctx.clock())
+        out.deferred = polling.deferred_lines(reports, memory.states)
+        run.finished_at = ctx.clock()
+        run.errors, run.requests, run.events = out.errors, out.requests, len(out.events)
+        out.run_id = run.id
+    return out
 
 
-def _store_watch(session, watch: Watch, memory, previous, reports, run, clock, result, notifiers) -> None:
-    stored, baselined = memory
+def store_watch(ctx: Context, session, memory: Memory, watch: Watch, stored: dict, reports: list[SourceReport],
+                run_id: int) -> Stored:
+    """One watch: prune repos it no longer covers, detect, add cadence alerts, save; returns what it recorded."""
     covered = Coverage(watch)
+    previous = {key: repo.snapshot for key, repo in stored.items()}
     stale = [key for key, snap in previous.items() if not covered(snap)]
     queries.drop_snapshots(session, stored, stale)
     previous = {k: v for k, v in previous.items() if k not in stale}
-    detection = detect(watch.name, previous, reports, baselined)
+    detection = detect(watch.name, previous, reports, memory.baselined[watch.name])
     events = list(detection.events)
     if detection.baselined_scopes:
-        events.extend(cadence_alerts(session, watch, detection.snapshots, clock(), events))
-        observed.record(session, watch, landings(detection.snapshots, clock(), events), clock())
-    now = clock()
+        events.extend(cadence_alerts(session, watch, memory.cadences, detection.snapshots, ctx.clock(), events))
+        observed.record(session, watch, landings(detection.snapshots, ctx.clock(), events), ctx.clock())
+    now = ctx.clock()
     queries.save_snapshots(session, watch.name, stored, detection.snapshots.values(), detection.baselined_scopes, now)
-    result.events.extend(outbox.record(session, events, run.id, notifiers, now))
+    out = Stored(events=outbox.record(session, events, run_id, ctx.notifiers, now))
     for report in reports:
-        result.errors.extend([*map(str, report.errors), *report.problems])
-        result.requests[report.source] = result.requests.get(report.source, 0) + report.requests
+        out.errors.extend([*map(str, report.errors), *report.problems])
+        out.requests[report.source] = out.requests.get(report.source, 0) + report.requests
+    return out
 
 
-def deliver(config: Config, engine: Engine, notifiers: Sequence[notify.Notifier], clock: Clock = utcnow,
-            result: CycleResult | None = None) -> CycleResult:
-    """Send the outbox (see notify/outbox.py): in order, each alert once, only on confirmed success."""
-    return outbox.deliver(config, engine, notifiers, clock, result or CycleResult(0, 0.0))
+def cadence_cycle(ctx: Context) -> CycleResult:
+    """Re-evaluate every watch's window against stored snapshots (no API calls), then deliver.
+
+    A watch whose sources are all failing still gets its window/overdue alerts and reminders on the right day.
+    """
+    tick, now = time.monotonic(), ctx.clock()
+    with transaction(ctx.engine) as session:
+        events = []
+        seen = observed.attach(ctx.config, session)
+        for watch in seen.watches:
+            if not queries.baselined_scopes(session, watch.name):
+                continue  # never polled: the first cycle decides, with its baseline
+            snapshots = queries.previous_snapshots(session, watch.name)
+            events.extend(cadence_alerts(session, watch, seen.cadences, snapshots, now, []))  # opened/overdue/reminders
+        recorded = outbox.record(session, events, None, ctx.notifiers, now)
+    for event in recorded:
+        log.info("watch=%s event %s (cadence check)", event.watch, event.kind.value, extra={"job": "cadence"})
+    delivery = outbox.deliver(ctx.config, ctx.engine, ctx.notifiers, ctx.clock)
+    return CycleResult(0, time.monotonic() - tick, recorded, delivered=delivery.delivered, pending=delivery.pending,
+                       failed=delivery.failed, delivery_errors=delivery.delivery_errors)
+
+
+def cadence_check(config: Config, engine: Engine, clock: Clock = utcnow,
+                  notifiers: Sequence[notify.Notifier] | None = None) -> CycleResult:
+    """The cadence cycle for callers holding a config and an engine (the daemon's job, tests)."""
+    return cadence_cycle(Context.of(config, engine, clock, notifiers))
+
+
+def deliver(config: Config, engine: Engine, notifiers: Sequence[notify.Notifier], clock: Clock = utcnow) -> CycleResult:
+    """The delivery cycle: send the outbox (see notify/outbox.py), in order, each alert once, only on confirmed success."""
+    tick = time.monotonic()
+    delivery = outbox.deliver(config, engine, notifiers, clock)
+    return CycleResult(0, time.monotonic() - tick, delivered=delivery.delivered, pending=delivery.pending,
+                       failed=delivery.failed, delivery_errors=delivery.delivery_errors)

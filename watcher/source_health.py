@@ -87,21 +87,22 @@ def track(session: Session, watch: Watch, report: SourceReport, threshold: int, 
 
 
 def record(session: Session, config: Config, watches: Sequence[Watch], reports: dict[str, list[SourceReport]],
-           run, now: dt.datetime, notifiers, result) -> None:
-    """Called inside the cycle's transaction: counters, events and their outbox rows commit together."""
-    events = []
+           run, now: dt.datetime, notifiers) -> tuple[list[Outcome], list]:
+    """Called inside the cycle's transaction: counters, events and their outbox rows commit together.
+    Returns each polled (watch, source)'s outcome and the alerts that were new."""
+    events, outcomes = [], []
     for watch in watches:
         for report in reports.get(watch.name, []):
             if getattr(watch, report.source, None) is None:
                 continue  # the watch does not use this source: neither a success nor a failure
             outcome, event = track(session, watch, report, config.schedule.alert_after_failures, now,
                                    _reason(config, report))
-            result.health.append(outcome)
+            outcomes.append(outcome)
             if event is not None:
                 events.append(event)
     if not events:
-        return
-    result.events.extend(outbox.record(session, events, run.id, notifiers, now))
+        return outcomes, []
+    return outcomes, outbox.record(session, events, run.id, notifiers, now)
 
 
 def _reason(config: Config, report: SourceReport) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from watcher import cadence, models, notify, observed
+from watcher import cadence, models, notify, observed, windows
 from watcher import variant_state as vs
 from watcher.config import Config
 from watcher.store import cache_queries, queries
@@ -27,7 +27,7 @@ def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
         budgets = cache_queries.load_budgets(session)
         counts = queries.delivery_counts(session)
         stuck = queries.undelivered(session)
-        watches = [_watch(session, w, now.date(), counts) for w in config.watches]
+        watches = [_watch(session, w, config.cadences, now.date(), counts) for w in config.watches]
         store_problems = _store_problems(session, now)
         hooks = _webhooks(config, session)
     pending = sum(n for (_, status), n in counts.items() if status == queries.PENDING)
@@ -98,11 +98,11 @@ def _run(run) -> dict[str, Any] | None:
     }
 
 
-def _watch(session, watch, today: dt.date, counts) -> dict[str, Any]:
+def _watch(session, watch, cadences, today: dt.date, counts) -> dict[str, Any]:
     rows = queries.repos_of(session, watch.name)
     memory = queries.watch_row(session, watch.name)
     released = models.released(rows)
-    window = watch.expected()
+    window = windows.expected_window(watch, cadences)
     position = {**window.position(today, released).to_dict(), "state_by_window": None}  # same keys polled or not
     polled = bool(memory and memory.baselined_scopes)
     if not polled:  # no poll has succeeded: "overdue" would be a guess; say what the window alone says
@@ -121,7 +121,7 @@ def _watch(session, watch, today: dt.date, counts) -> dict[str, Any]:
         "variants": [v.to_dict(today) for v in variant_states],
         "late_variants": vs.late(variant_states, today) or None,
         "window": window.to_dict(),
-        "history_windows": _history_windows(watch),
+        "history_windows": _history_windows(watch, cadences),
         "last_poll_at": _iso(memory.last_poll_at) if memory else None,
         "pending_alerts": counts.get((watch.name, queries.PENDING), 0),
         "repos": [_repo(r, memory.last_poll_at if memory else None) for r in rows],
@@ -170,14 +170,15 @@ def _repo(row, last_poll: dt.datetime | None) -> dict[str, Any]:
     }
 
 
-def _history_windows(watch) -> dict[str, Any]:
+def _history_windows(watch, cadences) -> dict[str, Any]:
     """What the watch's cadence history predicts on each basis, shown beside an explicit window."""
-    if watch.history is None:
+    history = cadence.history_of(watch, cadences)
+    if history is None:
         return {}
     out: dict[str, Any] = {}
     for basis in cadence.BASES:
         try:
-            out[basis] = cadence.history_window(watch, watch.history, watch.cadence, basis).to_dict()
+            out[basis] = windows.history_window(watch, history, watch.cadence, basis).to_dict()
         except cadence.CadenceError as exc:
             out[basis] = {"error": str(exc)}
     return out

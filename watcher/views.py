@@ -207,6 +207,7 @@ def print_events(items: list[dict[str, Any]], console: Console | None = None) ->
 
 def print_config(config, destinations: list[str], warning: str | None, console: Console | None = None) -> None:
     console = console or _console()
+    from watcher import windows
     from watcher.config import format_duration
 
     e = _text  # every configured value is data: a title with `[/]` must print, not crash
@@ -226,7 +227,8 @@ def print_config(config, destinations: list[str], warning: str | None, console: 
     if warning:
         console.print(f"[yellow]warning[/yellow] {e(warning)}")
     for watch in config.watches:
-        start, end = watch.window()
+        win = windows.expected_window(watch, config.cadences)
+        start, end = win.start, win.end
         own = f"; polled every {format_duration(watch.poll_interval)}" if watch.poll_interval else ""
         console.print(f"- {e(watch.name)}: {e(watch.display_title)}; flagship {e(watch.flagship.name)} "
                       f"{watch.flagship.released}; expected {start} to {end}{own}", highlight=False)

@@ -2,8 +2,10 @@
 
 Why a thread of its own and not a scheduler job: the wait for a burst to settle and for the cycle
 lock must neither hold a scheduler worker nor make APScheduler log a skipped run every second.
-The poll itself is the daemon's (`Daemon.cycle`, under the shared cycle lock and the leader check),
-so a webhook poll is an ordinary poll of fewer watches.
+The poll itself is composed in pipeline.py (`webhook_cycle`) and run by the daemon's
+`webhook_poll`, under the shared cycle lock and the leader check, so a webhook poll is an ordinary
+poll of fewer watches. This module sees the daemon only through the small `Host` protocol below, so
+it does not import the daemon that imports it.
 
 Replicas (PostgreSQL): any replica may receive a webhook, only the leader polls. A standby writes
 the watch names to `webhook_wakeups`; the leader looks there every `TICK` and polls what it finds,
@@ -18,22 +20,23 @@ import datetime as dt
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from watcher import telemetry
-from watcher.leader import identity
+from sqlalchemy import Engine
+
+from watcher import telemetry, webhooks
+from watcher.config import Config
+from watcher.leader import Leadership, identity
 from watcher.store.db import safe_url, transaction
 from watcher.store.locks import is_postgres, store_lock
 from watcher.store.problems import describe
 from watcher.store.tables import WebhookReceipt, WebhookWakeup
-from watcher.webhooks import Inbox
 
-if TYPE_CHECKING:
-    from watcher.daemon import Daemon
 
 log = logging.getLogger(__name__)
 SETTLE = 1.0  # seconds a burst of payloads may take to arrive: the burst becomes one poll
@@ -44,10 +47,46 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+class Host(Protocol):
+    """What the webhook thread needs of the daemon (daemon.Daemon is one)."""
+
+    config: Config
+    engine: Engine
+    clock: Callable[[], dt.datetime]
+    stop: threading.Event
+    leadership: Leadership
+
+    def guarded(self, job: str, work: Callable[[], object], blocking: bool = True) -> None: ...
+
+    def webhook_poll(self, woken: set[str]) -> Any: ...
+
+
+class WebhookService:
+    """The receiver (HTTP thread) and the thread that turns its queue into polls (`webhooks:` in the config)."""
+
+    def __init__(self, daemon: Host) -> None:
+        self.inbox = webhooks.Inbox()
+        app = webhooks.Receiver(daemon.config, webhooks.secret_from_env(), self.inbox, daemon.clock)
+        self.server = webhooks.Server(daemon.config.webhooks, app)
+        self.polls = WebhookPolls(daemon, self.inbox)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def start(self) -> None:
+        self.polls.start()
+        self.server.start()
+
+    def close(self) -> None:
+        self.server.close()
+        self.polls.close()
+
+
 class WebhookPolls:
     """The leader polls the watches webhooks named; a standby forwards them to the leader."""
 
-    def __init__(self, daemon: Daemon, inbox: Inbox) -> None:
+    def __init__(self, daemon: Host, inbox: webhooks.Inbox) -> None:
         self.daemon, self.inbox = daemon, inbox
         self.engine = daemon.engine
         self.shared = is_postgres(self.engine)
@@ -89,7 +128,7 @@ class WebhookPolls:
     def step(self) -> None:
         """Poll (leader) or forward (standby) whatever is waiting, then write the receipts for `status`."""
         if self.inbox.oldest() is not None or self._forwarded_waiting():
-            self.daemon._guarded("webhook", self._work)
+            self.daemon.guarded("webhook", self._work)
         self._write_receipts()
 
     def _work(self):
@@ -101,10 +140,9 @@ class WebhookPolls:
             woken = self.inbox.take()
             for name, received in self._claim_forwarded().items():
                 woken[name] = min(received, woken.get(name, received))
-            watches = [w for w in self.daemon.config.watches if w.name in woken]
-            if not watches:
+            result = self.daemon.webhook_poll(set(woken))
+            if result is None:
                 return None
-            result = self.daemon.cycle("webhook", watches)
         self._observe(result, woken)
         return result
 

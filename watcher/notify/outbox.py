@@ -39,7 +39,7 @@ Clock = Callable[[], dt.datetime]
 
 @dataclass
 class Report:
-    """Counts for one delivery run (pipeline.CycleResult has the same fields)."""
+    """What one delivery run did; the pipeline copies it into its CycleResult."""
 
     delivered: int = 0
     pending: int = 0
@@ -73,9 +73,9 @@ def enqueue(session, rows: Sequence[EventRow], notifiers: Sequence[Notifier], no
     return count
 
 
-def deliver(config: Config, engine: Engine, notifiers: Sequence[Notifier], clock: Clock, result: Any = None) -> Any:
+def deliver(config: Config, engine: Engine, notifiers: Sequence[Notifier], clock: Clock) -> Report:
     """Send pending rows in order, each marked delivered in its own commit, only once confirmed."""
-    result = result if result is not None else Report()
+    result = Report()
     by_name = {n.destination: n for n in notifiers}
     for notifier in notifiers:
         notifier.start_cycle()
@@ -91,7 +91,7 @@ def deliver(config: Config, engine: Engine, notifiers: Sequence[Notifier], clock
 
 
 def _send(config: Config, engine: Engine, by_name: dict[str, Notifier], pending: list, clock: Clock,
-          result) -> None:
+          result: Report) -> None:
     blocked: set[str] = set()
     handled: set[int] = set()
     now = clock()
@@ -114,7 +114,7 @@ def _send(config: Config, engine: Engine, by_name: dict[str, Notifier], pending:
 
 
 def _deliver_one(config: Config, engine: Engine, notifier: Notifier, delivery_id: int, clock: Clock,
-                 result) -> bool:
+                 result: Report) -> bool:
     """False when the destination should get nothing more this cycle (a failure, or another sender busy)."""
     with transaction(engine) as session:
         claim = store_outbox.claim(session, [delivery_id])
@@ -150,7 +150,7 @@ def _delivered(engine: Engine, ids: Sequence[int], ref: str | None, clock: Clock
         store_outbox.release(session, ids)
 
 
-def _failed(engine: Engine, ids: Sequence[int], destination: str, exc: DeliveryError, result) -> None:
+def _failed(engine: Engine, ids: Sequence[int], destination: str, exc: DeliveryError, result: Report) -> None:
     """Permanent: the rows fail and are logged once. Otherwise they stay pending, logged when the error changes."""
     reason = redact(exc.reason)
     with transaction(engine) as session:
@@ -164,7 +164,7 @@ def _failed(engine: Engine, ids: Sequence[int], destination: str, exc: DeliveryE
         store_outbox.release(session, ids)
     result.delivery_errors.append(f"{destination}: {reason}")
     if exc.permanent:
-        result.failed = getattr(result, "failed", 0) + len(ids)
+        result.failed += len(ids)
         log.error("watch=%s delivery %s to %s failed for good: %s", watch, ",".join(map(str, ids)), destination, reason)
     else:
         result.pending += len(ids)
@@ -248,7 +248,7 @@ class Ledger:
                 row.content = content
 
 
-def _summarise(config: Config, engine: Engine, notifier: Notifier, ids: list[int], clock: Clock, result) -> bool:
+def _summarise(config: Config, engine: Engine, notifier: Notifier, ids: list[int], clock: Clock, result: Report) -> bool:
     """One message standing in for a backlog too old to be news; its rows count as delivered."""
     with transaction(engine) as session:
         claim = store_outbox.claim(session, ids)
@@ -301,17 +301,20 @@ def build(config: Config, session, row: Delivery, clock: Clock) -> Message | Non
     try:
         from watcher import observed  # late: observed imports config, which the notify package must not need first
 
-        watch = observed.attach(config, session).watch(row.watch)
+        seen = observed.attach(config, session)
+        watch = seen.watch(row.watch)
         title = watch.display_title
-        context = context_line(watch, clock().date(), released(queries.repos_of(session, watch.name)))
+        context = context_line(watch, seen.cadences, clock().date(), released(queries.repos_of(session, watch.name)))
     except KeyError:
         title, context = row.watch, ""
     payload = [{"kind": e.kind, "source": e.source, "repo_id": e.repo_id, "data": e.data} for e in events]
     return build_message(row.watch, title, payload, context)
 
 
-def context_line(watch: Watch, today: dt.date, released: bool) -> str:
-    win = watch.expected()  # the one window (cadence.expected_window): explicit lag_days or the history's
+def context_line(watch: Watch, cadences: dict, today: dt.date, released: bool) -> str:
+    from watcher.windows import expected_window  # late, as observed above
+
+    win = expected_window(watch, cadences)  # the one window: explicit lag_days or the history's
     pos = win.position(today, released)
     text = f"Expected {win.start.isoformat()} to {win.end.isoformat()} ({win.describe()}; {win.source_label})"
     text += f"; day {(today - watch.flagship.released).days}"

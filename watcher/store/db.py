@@ -8,24 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from watcher.redact import redact
+from watcher.store.errors import StoreError, first_line, safe_url
 
-
-
-class StoreError(Exception):
-    """The database cannot be opened or written; phrased for the user, without credentials."""
-
-
-def safe_url(url: str) -> str:
-    """The URL with any password masked, for messages."""
-    try:
-        return redact(make_url(url).render_as_string(hide_password=True))  # also ?password=... in the query
-    except (ArgumentError, ValueError):
-        return "<invalid database URL>"
+__all__ = ["StoreError", "first_line", "open_engine", "safe_url", "store_errors", "transaction"]
 
 
 def _prepare_sqlite_file(database: str | None) -> None:
@@ -45,17 +34,11 @@ def _prepare_sqlite_file(database: str | None) -> None:
 
 
 def open_engine(url: str, create: bool = True) -> Engine:
-    """Connect (creating an SQLite file and upgrading the schema to the newest migration when asked).
-
-    Raises StoreError on failure. Replicas starting together serialise their migrations on a lock.
-    """
-    try:
-        parsed = make_url(url)
-        parsed.port  # noqa: B018 - a non-numeric port raises here, not deep inside the driver
-    except (ArgumentError, ValueError):
-        raise StoreError(f"database: {safe_url(url)} is not a valid SQLAlchemy URL") from None
+    """Connect, creating an SQLite file (privately) when asked; nothing else, no schema: the callers that
+    write run the migrations themselves (store/schema.py), the readers never do. Raises StoreError."""
+    parsed = parse_url(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
-    try:
+    with store_errors(url):
         if is_sqlite:
             if create:
                 _prepare_sqlite_file(parsed.database)
@@ -66,11 +49,25 @@ def open_engine(url: str, create: bool = True) -> Engine:
         engine = create_engine(url, connect_args=connect_args)
         if is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas)
-        if create and not _at_head(engine):
-            from watcher.store import migrate  # Alembic loads only where the schema needs creating or upgrading
-
-            migrate.upgrade(engine)
         return engine
+
+
+def parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+        parsed.port  # noqa: B018 - a non-numeric port raises here, not deep inside the driver
+    except (ArgumentError, ValueError):
+        raise StoreError(f"database: {safe_url(url)} is not a valid SQLAlchemy URL") from None
+    return parsed
+
+
+@contextmanager
+def store_errors(url: str) -> Iterator[None]:
+    """Turn a driver's failure (opening, migrating) into one StoreError line naming the URL, never its password."""
+    parsed = parse_url(url)
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    try:
+        yield
     except StoreError:
         raise
     except ImportError as exc:
@@ -91,12 +88,6 @@ def open_engine(url: str, create: bool = True) -> Engine:
         raise StoreError(f"database {safe_url(url)}: {message}") from None
 
 
-def _at_head(engine: Engine) -> bool:
-    from watcher.store.reader import at_head  # reader imports this module
-
-    return at_head(engine)
-
-
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     """WAL lets `watcher status` read while the daemon writes; foreign keys keep history consistent."""
     cursor = dbapi_conn.cursor()
@@ -106,12 +97,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
         pass
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-
-
-def first_line(exc: BaseException) -> str:
-    """The driver's own message, first line only: what a user needs, without SQL or traceback."""
-    text = str(getattr(exc, "orig", None) or exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
 @contextmanager

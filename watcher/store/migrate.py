@@ -17,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, inspect
 
+from watcher.store.errors import StoreError
 from watcher.store.locks import store_lock
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent.parent / "migrations"
@@ -49,8 +50,6 @@ def current(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | None]:
     """Bring the schema to `target`; returns (revision before, revision after). Safe to run concurrently."""
-    from watcher.store.db import StoreError
-
     if target == "head":
         now = current(engine)
         if now == head():  # the common case: no lock, no migration environment

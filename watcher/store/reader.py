@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from watcher.store.db import StoreError, first_line, safe_url
+from watcher.store.errors import StoreError, first_line, safe_url
 
 VERSIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
 _REVISION = re.compile(r"^revision\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", re.M)

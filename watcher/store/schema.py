@@ -1,0 +1,31 @@
+"""The schema is brought to this release's newest by the callers that write (`poll`, `run`, `notify
+retry`, `db upgrade`), explicitly, after opening: opening an engine never migrates, so the read-only
+commands cannot create or write anything by accident.
+
+The common case (already at head) is one SELECT and no Alembic import: Alembic costs a third of a
+quiet `watcher poll`'s start-up.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from watcher.store.db import open_engine, store_errors
+from watcher.store.reader import at_head
+
+
+def make_current(engine: Engine) -> Engine:
+    """Create or upgrade the schema unless it is at head; replicas starting together serialise on a lock.
+    Raises StoreError (one line, as opening does)."""
+    with store_errors(str(engine.url)):
+        if not at_head(engine):
+            from watcher.store import migrate  # Alembic loads only where the schema needs creating or upgrading
+
+            migrate.upgrade(engine)
+    return engine
+
+
+def open_current(url: str, create: bool = True) -> Engine:
+    """open_engine, then make_current: what a writer (and a test that wants a ready database) opens."""
+    engine = open_engine(url, create=create)
+    return make_current(engine)
