@@ -179,7 +179,26 @@ def status(
         code, line = health.check(cfg, moment)
         typer.echo(redact(line))
         raise typer.Exit(code)
-    from watcher.store.db import StoreError  # after --check: a plain SQLite health check needs no SQLAlchemy
+    from watcher import status as status_mod
+
+    try:
+        doc = status_mod.build_from_sqlite(cfg, moment)  # a plain SQLite file: sqlite3, no SQLAlchemy import
+    except Exception as exc:  # noqa: BLE001 - data the document cannot take: one line, as through SQLAlchemy
+        fail(f"database {_safe_url(cfg.database)}: {_first_line(exc)}")
+    if doc is None:
+        doc = _status_through_sqlalchemy(cfg, moment)
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    from watcher.views import print_status
+
+    print_status(doc, show_all=show_all)
+
+
+def _status_through_sqlalchemy(cfg, moment: dt.datetime) -> dict:
+    """Any other database, or an SQLite file sqlite3 could not read as it is (missing, behind, unreadable)."""
+    from watcher import status as status_mod
+    from watcher.store.db import StoreError
     from watcher.store.reader import NoDatabase, empty_store, open_reader as reader
 
     missing = None
@@ -189,20 +208,13 @@ def status(
         engine, missing = empty_store(), str(exc)
     except StoreError as exc:
         fail(str(exc))
-    from watcher import status as status_mod
-
     try:
         doc = status_mod.build(cfg, engine, moment)
     except Exception as exc:  # noqa: BLE001 - a broken database is a one-line error, not a traceback
         fail(f"database {_safe_url(cfg.database)}: {_first_line(exc)}")
     if missing:
         doc["warnings"].insert(0, missing)
-    if as_json:
-        typer.echo(json.dumps(doc, indent=2))
-        return
-    from watcher.views import print_status
-
-    print_status(doc, show_all=show_all)
+    return doc
 
 
 @app.command()

@@ -26,6 +26,7 @@ _NOT_WEIGHTS = ("training_args.bin", "optimizer.bin", "scheduler.bin", "rng_stat
 
 
 MAX_FILES_KEPT = 100
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"  # an outbox row's states (deliveries.status)
 MAX_ID_LENGTH = 300  # Hub and GitHub names are far shorter; longer is a broken or hostile answer
 
 
