@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 
 import yaml
+from sqlalchemy import func, select, text
 
 from watcher import config as config_mod
 from watcher import health
 from watcher import status as status_mod
-from watcher.store.db import transaction
+from watcher.store.db import open_engine, transaction
 from watcher.store.reader import open_reader
 from watcher.store.tables import DaemonRun, Delivery, EventRow, ObservedRelease, PollRun, WebhookReceipt
 
@@ -62,7 +63,7 @@ def test_the_health_check_reads_sqlite_as_sqlalchemy_would(watcher, hub):
 def busy_history(engine, polled: dt.datetime) -> None:
     """A row in every table status reads, with the awkward values: NULLs, JSON, unclean stops, refusals."""
     with transaction(engine) as session:
-        run_id = session.query(PollRun.id).order_by(PollRun.id.desc()).first()[0]
+        run_id = session.scalar(select(func.max(PollRun.id)))
         session.add(PollRun(started_at=polled - dt.timedelta(hours=2), finished_at=None, requests={"huggingface": 3},
                             errors=["database: disk I/O error", "huggingface: timeout"], events=0))
         session.add(EventRow(watch="qwen3.7", kind="variant_released", dedup_key="k1", source="huggingface",
@@ -109,8 +110,6 @@ def test_status_reads_sqlite_as_sqlalchemy_would(watcher, hub):
 
 
 def open_engine_rw(url: str):
-    from watcher.store.db import open_engine
-
     return open_engine(url)
 
 
@@ -120,7 +119,7 @@ def test_sqlite_status_falls_back_to_sqlalchemy_when_it_cannot_read_the_file(wat
     now = dt.datetime(2026, 7, 12, 12, 5, tzinfo=UTC)
     assert status_mod.build_from_sqlite(config, now) is not None
     with transaction(open_engine_rw(config.database)) as session:
-        session.execute(__import__("sqlalchemy").text("UPDATE alembic_version SET version_num = '0001'"))
+        session.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     assert status_mod.build_from_sqlite(config, now) is None  # behind: SQLAlchemy's path says "run db upgrade"
     assert "watcher db upgrade" in watcher("status", "--json").stderr
     missing = config.model_copy(update={"database": f"sqlite:///{tmp_path / 'none.db'}"})

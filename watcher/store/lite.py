@@ -45,18 +45,9 @@ def when(value) -> dt.datetime | None:
     return parsed.replace(tzinfo=dt.timezone.utc) if parsed.tzinfo is None else parsed
 
 
-_when = when
-
-
 def stamp(value: dt.datetime) -> str:
     """A datetime as SQLAlchemy binds it on SQLite (UTC, naive text), so comparisons in SQL match its own."""
     return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def schema_head() -> str:
-    from watcher.store.revision import head
-
-    return head()
 
 
 def connect_read_only(path: str) -> sqlite3.Connection | None:
@@ -76,8 +67,8 @@ def health_rows(path: str) -> tuple[DaemonRunRow | None, list[HealthRow]] | None
     try:
         daemon = conn.execute("SELECT started_at, stopped_at FROM daemon_runs ORDER BY id DESC LIMIT 1").fetchone()
         rows = conn.execute("SELECT watch, source, consecutive_failures, last_success_at FROM source_health").fetchall()
-        return (DaemonRunRow(_when(daemon[0]), _when(daemon[1])) if daemon else None,
-                [HealthRow(w, s, int(n or 0), _when(at)) for w, s, n, at in rows])
+        return (DaemonRunRow(when(daemon[0]), when(daemon[1])) if daemon else None,
+                [HealthRow(w, s, int(n or 0), when(at)) for w, s, n, at in rows])
     except (sqlite3.Error, ValueError, TypeError):
         return None
     finally:

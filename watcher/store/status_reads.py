@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from watcher.store import lite
+from watcher.store.revision import head
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -165,7 +166,7 @@ def through_sqlite(path: str, watches: Sequence[str], now: dt.datetime, webhooks
         return None
     try:
         conn.execute("BEGIN")  # one snapshot for every query, like a daemon's cycle commits in one
-        if [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")] != [lite.schema_head()]:
+        if [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")] != [head()]:
             return None
         return _read(conn, watches, now, webhooks)
     except (sqlite3.Error, ValueError, TypeError):
