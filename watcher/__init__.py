@@ -1,7 +1,5 @@
 """watcher: tells you the day a model family's open weights land, and loudly when they are late."""
 
-from importlib import metadata as _metadata
-
 DISTRIBUTION = "openweights-watcher"  # the name on the package index; `watcher` there is another project
 
 
@@ -10,10 +8,17 @@ def _version() -> str:
 
     A source tree run without installing (PYTHONPATH=.) has no metadata: it says so instead of guessing.
     """
+    from importlib import metadata  # with csv and email: a fifth of `status --check`'s imports, so on use only
+
     try:
-        return _metadata.version(DISTRIBUTION)
-    except _metadata.PackageNotFoundError:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
         return "0+unknown"
 
 
-__version__ = _version()
+def __getattr__(name: str) -> str:
+    """`watcher.__version__`, looked up the first time something asks (the HTTP clients' User-Agent, --version)."""
+    if name == "__version__":
+        value = globals()["__version__"] = _version()
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

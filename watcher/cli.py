@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sys
@@ -9,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from watcher.cli_common import first_line, safe_url, fail, load_config, now, open_reader, open_store
+from watcher.cli_common import fail, first_line, load_config, now, open_reader, open_store, safe_url
 from watcher.cli_options import ConfigOption, LogFormat, LogLevelOption, VerboseOption, chosen_level
 from watcher.plaintext import visible
 from watcher.redact import redact
@@ -100,7 +101,26 @@ def status(
         code, line = health.check(cfg, moment)
         typer.echo(redact(line))
         raise typer.Exit(code)
-    from watcher.store.db import StoreError  # after --check: a plain SQLite health check needs no SQLAlchemy
+    from watcher import status as status_mod
+
+    try:
+        doc = status_mod.build_from_sqlite(cfg, moment)  # a plain SQLite file: sqlite3, no SQLAlchemy import
+    except Exception as exc:  # noqa: BLE001 - data the document cannot take: one line, as through SQLAlchemy
+        fail(f"database {safe_url(cfg.database)}: {first_line(exc)}")
+    if doc is None:
+        doc = _status_through_sqlalchemy(cfg, moment)
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    from watcher.views import print_status
+
+    print_status(doc, show_all=show_all)
+
+
+def _status_through_sqlalchemy(cfg, moment: dt.datetime) -> dict:
+    """Any other database, or an SQLite file sqlite3 could not read as it is (missing, behind, unreadable)."""
+    from watcher import status as status_mod
+    from watcher.store.db import StoreError
     from watcher.store.reader import NoDatabase, empty_store, open_reader as reader
 
     missing = None
@@ -110,20 +130,13 @@ def status(
         engine, missing = empty_store(), str(exc)
     except StoreError as exc:
         fail(str(exc))
-    from watcher import status as status_mod
-
     try:
         doc = status_mod.build(cfg, engine, moment)
     except Exception as exc:  # noqa: BLE001 - a broken database is a one-line error, not a traceback
         fail(f"database {safe_url(cfg.database)}: {first_line(exc)}")
     if missing:
         doc["warnings"].insert(0, missing)
-    if as_json:
-        typer.echo(json.dumps(doc, indent=2))
-        return
-    from watcher.views import print_status
-
-    print_status(doc, show_all=show_all)
+    return doc
 
 
 @app.command()

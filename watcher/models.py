@@ -51,6 +51,9 @@ class DeliveryState(enum.StrEnum):
     FAILED = "failed"  # permanent: only `watcher notify retry` queues it again
 
 
+PENDING, DELIVERED, FAILED = DeliveryState.PENDING, DeliveryState.DELIVERED, DeliveryState.FAILED
+
+
 class Reason(enum.StrEnum):
     """Why a source's request failed, in a closed set: a metrics label, and what tells a revoked token
     from a run of 503s without reading the message."""

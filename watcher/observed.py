@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from watcher import variant_state as vs
 from watcher.config import Cadence, Config, Generation, Watch
-from watcher.store.tables import ObservedRelease
+
+if TYPE_CHECKING:  # `status` attaches rows it read through sqlite3, without importing SQLAlchemy
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,10 @@ def record(session: Session, watch: Watch, landings: Sequence[vs.Landing], now: 
     """Store each variant's first landing once (per cadence and watch); returns how many were new."""
     if not watch.cadence or not landings:
         return 0
+    from sqlalchemy import select
+
+    from watcher.store.tables import ObservedRelease
+
     known = {row.lower() for row in session.scalars(select(ObservedRelease.variant).where(
         ObservedRelease.cadence == watch.cadence, ObservedRelease.watch == watch.name))}
     added = 0
@@ -42,9 +47,18 @@ def record(session: Session, watch: Watch, landings: Sequence[vs.Landing], now: 
 
 
 def generations(session: Session) -> dict[str, list[Generation]]:
-    """cadence -> one Generation per watch that saw weights; a row that no longer validates is skipped."""
-    rows = session.scalars(select(ObservedRelease).order_by(ObservedRelease.id))
-    grouped: dict[tuple[str, str], list[ObservedRelease]] = {}
+    from sqlalchemy import select
+
+    from watcher.store.tables import ObservedRelease
+
+    return generations_from(session.scalars(select(ObservedRelease).order_by(ObservedRelease.id)))
+
+
+def generations_from(rows: Iterable) -> dict[str, list[Generation]]:
+    """cadence -> one Generation per watch that saw weights; a row that no longer validates is skipped.
+
+    `rows`: observed_releases rows in id order (ORM objects or plain rows with the same fields)."""
+    grouped: dict[tuple[str, str], list] = {}
     for row in rows:
         grouped.setdefault((row.cadence, row.watch), []).append(row)
     out: dict[str, list[Generation]] = {}
@@ -73,7 +87,10 @@ def merged(cadence: Cadence, extra: Sequence[Generation]) -> Cadence:
 
 def attach(config: Config, session: Session) -> Config:
     """A copy of the config whose cadences include what was observed; the original is left as loaded."""
-    found = generations(session)
+    return attach_found(config, generations(session))
+
+
+def attach_found(config: Config, found: dict[str, list[Generation]]) -> Config:
     if not any(name in config.cadences for name in found):
         return config
     cadences = {name: merged(cad, found.get(name, [])) for name, cad in config.cadences.items()}

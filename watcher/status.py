@@ -1,18 +1,24 @@
-"""What `watcher status` reports, built from the config and the database only (no network, no HTTP clients)."""
+"""What `watcher status` reports, built from the config and the database only (no network, no HTTP clients).
+
+The document is built from plain rows (store/status_reads.py): read through SQLAlchemy, or from a plain
+SQLite file through sqlite3 without importing SQLAlchemy at all; the same code turns either into the document.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
-
-from sqlalchemy import Engine, select
+import os
+from typing import TYPE_CHECKING, Any
 
 from watcher import cadence, models, notify, observed, windows
 from watcher import variant_state as vs
 from watcher.config import Config
-from watcher.store import cache_queries, queries
-from watcher.store.db import transaction
-from watcher.store.tables import DaemonRun, PollRun, WebhookReceipt
+from watcher.models import FAILED, PENDING
+from watcher.store import lite, status_reads
+from watcher.store.status_reads import StatusData
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -21,41 +27,52 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def build(config: Config, engine: Engine, now: dt.datetime) -> dict[str, Any]:
     """The `status --json` document; the Rich table renders the same data."""
-    with transaction(engine) as session:
-        config = observed.attach(config, session)  # windows count what earlier watches of a cadence saw
-        run = queries.latest_run(session)
-        budgets = cache_queries.load_budgets(session)
-        counts = queries.delivery_counts(session)
-        stuck = queries.undelivered(session)
-        watches = [_watch(session, w, config.cadences, now.date(), counts) for w in config.watches]
-        store_problems = _store_problems(session, now)
-        hooks = _webhooks(config, session)
-    pending = sum(n for (_, status), n in counts.items() if status == queries.PENDING)
-    failed = sum(n for (_, status), n in counts.items() if status == queries.FAILED)
+    names = [w.name for w in config.watches]
+    return document(config, status_reads.through_sqlalchemy(engine, names, now, config.webhooks is not None), now)
+
+
+def build_from_sqlite(config: Config, now: dt.datetime) -> dict[str, Any] | None:
+    """The same document from a plain `sqlite:///path` file through sqlite3 (no SQLAlchemy import); None when
+    the URL is another kind or the file cannot be read that way (missing, another schema revision, unreadable):
+    then `build` through SQLAlchemy says what is wrong."""
+    path = lite.sqlite_path(config.database)
+    if path is None or not os.path.isfile(path):
+        return None
+    names = [w.name for w in config.watches]
+    data = status_reads.through_sqlite(path, names, now, config.webhooks is not None)
+    return None if data is None else document(config, data, now)
+
+
+def document(config: Config, data: StatusData, now: dt.datetime) -> dict[str, Any]:
+    """The document from what either reader found; windows count what earlier watches of a cadence saw."""
+    config = observed.attach_found(config, observed.generations_from(data.observed))
+    counts = data.counts
+    watches = [_watch(w, data.watches[w.name], config.cadences, now.date(), counts) for w in config.watches]
+    pending = sum(n for (_, status), n in counts.items() if status == PENDING)
+    failed = sum(n for (_, status), n in counts.items() if status == FAILED)
     warning = notify.slack_warning(config)
     return {
         "generated_at": _iso(now),
         "pending_alerts": pending,
         "failed_alerts": failed,
         "destinations": notify.destinations(config),
-        "warnings": ([warning] if warning else []) + store_problems,
-        "last_poll": _run(run),
-        "webhooks": hooks,
-        "rate_limits": budgets,
+        "warnings": ([warning] if warning else []) + _store_problems(data),
+        "last_poll": _run(data.run),
+        "webhooks": _webhooks(config, data.receipt),
+        "rate_limits": data.budgets,
         "undelivered": [
             {"id": d.id, "watch": d.watch, "destination": d.destination, "status": d.status,
              "attempts": d.attempts, "last_error": d.last_error, "created_at": _iso(d.created_at)}
-            for d in stuck
+            for d in data.undelivered
         ],
         "watches": watches,
     }
 
 
-def _webhooks(config: Config, session) -> dict[str, Any] | None:
+def _webhooks(config: Config, row: status_reads.Receipt | None) -> dict[str, Any] | None:
     """When the last webhook arrived (any replica); quiet webhooks are normal, never a warning."""
     if config.webhooks is None:
         return None
-    row = session.get(WebhookReceipt, "huggingface")
     return {
         "path": config.webhooks.path,
         "last_received_at": _iso(row.last_accepted_at) if row else None,
@@ -65,18 +82,14 @@ def _webhooks(config: Config, session) -> dict[str, Any] | None:
     }
 
 
-def _store_problems(session, now: dt.datetime) -> list[str]:
+def _store_problems(data: StatusData) -> list[str]:
     """Cycles the database refused in the last day (the daemon notes them on the next run that worked)."""
-    query = (select(PollRun.errors).where(PollRun.started_at >= now - dt.timedelta(days=1))
-             .order_by(PollRun.id.desc()).limit(200))
-    notes = [e for errors in session.scalars(query) for e in errors or [] if str(e).startswith("database: ")]
-    return notes[:3] + _unclean_stops(session, now)
+    notes = [e for errors in data.poll_errors for e in errors or [] if str(e).startswith("database: ")]
+    return notes[:3] + _unclean_stops(data.daemon_runs)
 
 
-def _unclean_stops(session, now: dt.datetime) -> list[str]:
+def _unclean_stops(runs: list[status_reads.DaemonRun]) -> list[str]:
     """A daemon run that never recorded its stop although a later one started: it was killed or crashed."""
-    runs = list(session.scalars(select(DaemonRun).where(DaemonRun.started_at >= now - dt.timedelta(days=7))
-                                .order_by(DaemonRun.id.desc()).limit(50)))
     dead = [r for r in runs[1:] if r.stopped_at is None]
     if not dead:
         return []
@@ -98,16 +111,15 @@ def _run(run) -> dict[str, Any] | None:
     }
 
 
-def _watch(session, watch, cadences, today: dt.date, counts) -> dict[str, Any]:
-    rows = queries.repos_of(session, watch.name)
-    memory = queries.watch_row(session, watch.name)
+def _watch(watch, data: status_reads.WatchData, cadences, today: dt.date, counts) -> dict[str, Any]:
+    rows, memory = data.repos, data.memory
     released = models.released(rows)
     window = windows.expected_window(watch, cadences)
     position = {**window.position(today, released).to_dict(), "state_by_window": None}  # same keys polled or not
     polled = bool(memory and memory.baselined_scopes)
     if not polled:  # no poll has succeeded: "overdue" would be a guess; say what the window alone says
         position.update(state="unknown", state_by_window=position["state"], days_overdue=None)
-    variant_states = vs.states(watch, window, _landings(session, watch.name, rows, memory), today, polled)
+    variant_states = vs.states(watch, window, _landings(data.said, rows, memory), today, polled)
     return {
         "name": watch.name,
         "title": watch.display_title,
@@ -123,16 +135,16 @@ def _watch(session, watch, cadences, today: dt.date, counts) -> dict[str, Any]:
         "window": window.to_dict(),
         "history_windows": _history_windows(watch, cadences),
         "last_poll_at": _iso(memory.last_poll_at) if memory else None,
-        "pending_alerts": counts.get((watch.name, queries.PENDING), 0),
+        "pending_alerts": counts.get((watch.name, PENDING), 0),
         "repos": [_repo(r, memory.last_poll_at if memory else None) for r in rows],
     }
 
 
-def _landings(session, watch: str, rows, memory) -> list[vs.Landing]:
+def _landings(events: list[status_reads.Said], rows, memory) -> list[vs.Landing]:
     """The day each repo with weights landed: as its released/variant line said, else when first seen with
     weights, or by its createdAt when it already had them at the watch's first poll."""
     said = {}
-    for event in queries.events_of_kinds(session, watch, ["released", "variant_released"]):
+    for event in events:
         repo = event.repo_id or (event.data or {}).get("repo")
         day = vs.parse_day((event.data or {}).get("released_on"))
         if repo and day:

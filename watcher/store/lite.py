@@ -1,4 +1,5 @@
-"""Read-only answers from an SQLite file through the standard library's sqlite3, for `status --check`.
+"""Read-only answers from an SQLite file through the standard library's sqlite3, for `status --check` and
+`status` (store/status_reads.py).
 
 Why: a container health check runs every few seconds, and importing SQLAlchemy costs more than the
 whole check. Only plain `sqlite:///path` URLs take this path; anything it cannot read the same way
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,25 @@ def sqlite_path(url: str) -> str | None:
     return path if path and path != ":memory:" and not path.startswith("file:") else None
 
 
-def _when(value) -> dt.datetime | None:
+def when(value) -> dt.datetime | None:
     """SQLAlchemy keeps UTC datetimes on SQLite as 'YYYY-MM-DD HH:MM:SS.ffffff' text."""
     if value is None:
         return None
     parsed = dt.datetime.fromisoformat(str(value))
     return parsed.replace(tzinfo=dt.timezone.utc) if parsed.tzinfo is None else parsed
+
+
+def stamp(value: dt.datetime) -> str:
+    """A datetime as SQLAlchemy binds it on SQLite (UTC, naive text), so comparisons in SQL match its own."""
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def connect_read_only(path: str) -> sqlite3.Connection | None:
+    """A connection that cannot write or create the file (mode=ro), in autocommit: the caller BEGINs."""
+    try:
+        return sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=30, isolation_level=None)
+    except sqlite3.Error:
+        return None
 
 
 def health_rows(path: str) -> tuple[DaemonRunRow | None, list[HealthRow]] | None:
@@ -53,8 +67,8 @@ def health_rows(path: str) -> tuple[DaemonRunRow | None, list[HealthRow]] | None
     try:
         daemon = conn.execute("SELECT started_at, stopped_at FROM daemon_runs ORDER BY id DESC LIMIT 1").fetchone()
         rows = conn.execute("SELECT watch, source, consecutive_failures, last_success_at FROM source_health").fetchall()
-        return (DaemonRunRow(_when(daemon[0]), _when(daemon[1])) if daemon else None,
-                [HealthRow(w, s, int(n or 0), _when(at)) for w, s, n, at in rows])
+        return (DaemonRunRow(when(daemon[0]), when(daemon[1])) if daemon else None,
+                [HealthRow(w, s, int(n or 0), when(at)) for w, s, n, at in rows])
     except (sqlite3.Error, ValueError, TypeError):
         return None
     finally:

@@ -10,10 +10,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from watcher.models import DeliveryState, Event, RepoSnapshot
+from watcher.models import DELIVERED, FAILED, PENDING, Event, RepoSnapshot  # noqa: F401 - queries.FAILED: callers' name
 from watcher.store.tables import Delivery, EventRow, PollRun, RepoRow, WatchRow
-
-PENDING, DELIVERED, FAILED = DeliveryState.PENDING, DeliveryState.DELIVERED, DeliveryState.FAILED
 
 
 @dataclass(frozen=True)

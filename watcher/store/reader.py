@@ -9,9 +9,7 @@ the revisions do not form one chain.
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -19,10 +17,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from watcher.store.errors import StoreError, first_line, safe_url
+from watcher.store.revision import VERSIONS, head  # noqa: F401 - reader.head is what callers and tests know
 
-VERSIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
-_REVISION = re.compile(r"^revision\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", re.M)
-_DOWN = re.compile(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", re.M)
 HOW_TO_CREATE = "`watcher poll` (one cycle) or `watcher db upgrade` creates it"
 
 
@@ -32,25 +28,6 @@ class NoDatabase(StoreError):
 
 class SchemaBehind(StoreError):
     """The database predates this release's schema; reading it with new tables would fail half-way."""
-
-
-@functools.lru_cache(maxsize=1)
-def head() -> str:
-    """The newest revision, from the migration files' `revision`/`down_revision` lines."""
-    revisions, downs = set(), set()
-    for script in VERSIONS.glob("*.py"):
-        source = script.read_text(encoding="utf-8")
-        found = _REVISION.search(source)
-        if found:
-            revisions.add(found.group(1))
-            down = _DOWN.search(source)
-            downs.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)) if down else [])
-    heads = revisions - downs
-    if len(heads) == 1:
-        return heads.pop()
-    from watcher.store import migrate  # not one plain chain: let Alembic decide (or say what is wrong)
-
-    return migrate.head()
 
 
 def _sqlite_path(parsed: URL) -> Path | None:

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -32,8 +31,21 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
-# JSONB on PostgreSQL: binary, comparable (plain json has no `=`, so no DISTINCT/GROUP BY) and indexable.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+class JSONType(TypeDecorator):
+    """JSONB on PostgreSQL: binary, comparable (plain json has no `=`, so no DISTINCT/GROUP BY) and indexable;
+    JSON elsewhere. Chosen per dialect, so SQLite never imports the PostgreSQL dialect (`with_variant(JSONB())`
+    did, at every start)."""
+
+    impl = JSON
+    cache_ok = True
+    should_evaluate_none = True  # as JSON: None is stored as JSON null, not left out as SQL NULL
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
 
 
 class Base(DeclarativeBase):
