@@ -23,7 +23,7 @@ def cycles(config_path: str, n: int) -> None:
     frames the cycle wrote: (page size + 24 bytes) per page written, plus a 32-byte header.
     """
     from watcher import config as config_mod
-    from watcher.pipeline import run_cycle
+    from watcher.engine.pipeline import run_cycle
     from watcher.store.schema import open_current
 
     config = config_mod.load(config_path)
@@ -59,7 +59,7 @@ def daemon(config_path: str, n: int) -> None:
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
     from watcher import config as config_mod
-    from watcher import daemon as daemon_mod
+    from watcher.daemon import scheduler as daemon_mod
     from watcher.store.schema import open_current
 
     config = config_mod.load(config_path)

@@ -53,7 +53,7 @@ def stop(*servers):
 
 def status_names(sim: Sim, source: str) -> bool:
     """`watcher status` (the same document as --json) mentions the failing API or Slack's error."""
-    from watcher import status
+    from watcher.engine import status
 
     doc = status.build(sim.config, sim.engine, sim.now)
     if source == "slack":

@@ -175,7 +175,7 @@ def status_figures(config: Path, repeats: int) -> None:
     repos = sqlite3.connect(db).execute("SELECT count(*) FROM repos").fetchone()[0]
     print(f"3. `watcher status` on {repos:,} repos and 10,000 events (process wall seconds, min / median of {repeats})")
     print(f"   python -c pass:            {mm(timed([PY, '-c', 'pass'], repeats))}")
-    print(f"   python -c 'import watcher.cli': {mm(timed([PY, '-c', 'import watcher.cli'], repeats))}")
+    print(f"   python -c 'import watcher.cli.app': {mm(timed([PY, '-c', 'import watcher.cli.app'], repeats))}")
     print(f"   status --json:             {mm(timed(base + ['status', '--json'], repeats))}")
     print(f"   status --check:            {mm(timed(base + ['status', '--check'], repeats, ok=(0, 1)))}")
     print(f"   status (table):            {mm(timed(base + ['status'], repeats))}")

@@ -83,7 +83,7 @@ class Watcher:
 
 
 def _app():
-    from watcher.cli import app
+    from watcher.cli.app import app
 
     return app
 

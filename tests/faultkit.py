@@ -239,7 +239,7 @@ class Sim:
         self.slept += seconds
 
     def __call__(self, n: int = 1):
-        from watcher.pipeline import run_cycle
+        from watcher.engine.pipeline import run_cycle
 
         result = None
         for _ in range(n):

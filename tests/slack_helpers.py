@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from helpers import base_config
 from watcher import config as config_mod
 from watcher.notify.slack import SlackNotifier
-from watcher.pipeline import run_cycle
+from watcher.engine.pipeline import run_cycle
 from watcher.store.schema import open_current
 
 TOKEN = "xoxb-test-token-123456"

@@ -6,13 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
 
 import pytest
 
-from watcher import windows
-from watcher import alerts, config
+from watcher.forecast import windows
+from watcher.forecast import alerts
+from watcher import config
 from watcher.models import Event, EventKind
 
 GB = 1_000_000_000
@@ -94,7 +96,7 @@ def test_window_opened_can_be_turned_off_and_reminders_disabled(watcher):
 
 
 def test_cadence_only_watch_uses_the_history_window_everywhere(watcher, hub):
-    shipped = config.load(str(config.Path(__file__).resolve().parent / "data" / "legacy_qwen.yaml"))
+    shipped = config.load(str(Path(__file__).resolve().parent / "data" / "legacy_qwen.yaml"))
     watcher.config["cadences"] = {"qwen": {**shipped.cadences["qwen"].model_dump(mode="json"),
                                            "basis": "previous_open_weights"}}
     watch = watcher.config["watches"][0]
@@ -119,7 +121,7 @@ def test_cadence_only_watch_uses_the_history_window_everywhere(watcher, hub):
 
 
 def test_status_shows_explicit_window_beside_the_history(watcher):
-    shipped = config.load(str(config.Path(__file__).resolve().parent / "data" / "legacy_qwen.yaml"))
+    shipped = config.load(str(Path(__file__).resolve().parent / "data" / "legacy_qwen.yaml"))
     watcher.config["cadences"] = {"qwen": shipped.cadences["qwen"].model_dump(mode="json")}
     watcher.config["watches"][0]["cadence"] = "qwen"
     assert watcher("db", "upgrade").exit_code == 0  # status reads a database; it never creates one
@@ -161,7 +163,7 @@ def _past(*offsets_hours: float) -> list[alerts.Past]:
     ],
 )
 def test_reminder_rule(past, hours_after_t0, every, expected):
-    text = (config.Path(__file__).resolve().parent / "data" / "legacy_qwen.yaml").read_text()
+    text = (Path(__file__).resolve().parent / "data" / "legacy_qwen.yaml").read_text()
     cfg = config.parse(text.replace("remind_every: 7d", f"remind_every: {every}"), "c.yaml")
     watch = cfg.watch("qwen3.7")
     now = T0 + dt.timedelta(hours=hours_after_t0)
@@ -184,7 +186,7 @@ def test_released_only_for_the_first_weights():
 
 def test_daemon_cadence_check_sends_reminders_without_polling(watcher, hub, github):
     """The daemon's hourly cadence check (no API calls) follows the same rules: weekly, timed from the table."""
-    from watcher import pipeline
+    from watcher.engine import pipeline
     from watcher.store.schema import open_current
 
     poll(watcher, "2026-07-01T12:00:00Z")
@@ -229,7 +231,7 @@ def test_slack_reminders_thread_quietly_under_the_overdue_alert(watcher, hub, sl
 def test_released_on_a_day_of_several_variants_names_an_expected_one():
     """Qwen3.7-0.8B and -27B on the same day: the watch expects 27B and 35B-A3B, so the line names 27B (its main
     repo), not the smaller 0.8B nobody listed; the 0.8B gets its own variant line."""
-    from watcher import variant_state as vs
+    from watcher.forecast import variant_state as vs
 
     cfg = config.load(None)
     watch = cfg.watch("qwen3.7")

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from watcher import windows
-from watcher import cadence
+from watcher.forecast import windows
+from watcher.forecast import cadence
 from watcher.models import WatchState
 
 D = dt.date

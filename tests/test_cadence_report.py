@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 import os
 import struct
@@ -12,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from watcher import cadence_report, config
+from watcher.forecast import report as cadence_report
+from watcher import config
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_TEXT = (ROOT / "tests" / "data" / "legacy_qwen.yaml").read_text()
@@ -92,9 +95,9 @@ def test_plot_is_a_png_of_sensible_size_and_draws_the_config(cad, tmp_path):
 
 def test_plot_data_comes_from_the_config():
     cfg = config.parse(SHIPPED_TEXT, "config.yaml")
-    data = cadence_report.plot_data(cfg.watch("qwen3.7"), cfg.cadences, config.dt.date(2026, 11, 29))
+    data = cadence_report.plot_data(cfg.watch("qwen3.7"), cfg.cadences, dt.date(2026, 11, 29))
     assert [r.label for r in data.rows] == ["Qwen2.5", "Qwen3", "Qwen3.5", "Qwen3.6", "qwen3.7 (watched)"]
-    assert data.rows[3].flagship == ("Qwen3.6-Max-Preview", config.dt.date(2026, 4, 20))
+    assert data.rows[3].flagship == ("Qwen3.6-Max-Preview", dt.date(2026, 4, 20))
     assert [day.isoformat() for _, day in data.rows[3].open_weights] == ["2026-04-16", "2026-04-22"]
     assert data.rows[1].note == "-148 d"
     assert [w.isoformat() for w in data.window] == ["2026-07-10", "2026-07-18", "2026-07-14"]
@@ -104,10 +107,10 @@ def test_plot_data_comes_from_the_config():
         ("history, basis per_variant", "2026-05-31", "2026-06-12")]
     moved = config.parse(SHIPPED_TEXT.replace("{repo: Qwen/Qwen3.6-35B-A3B, released: 2026-04-16}",
                                               "{repo: Qwen/Qwen3.6-35B-A3B, released: 2026-04-18}"), "c.yaml")
-    data = cadence_report.plot_data(moved.watch("qwen3.7"), moved.cadences, config.dt.date(2026, 11, 29))
-    assert data.rows[3].open_weights[0][1] == config.dt.date(2026, 4, 18) and data.rows[3].note == "-2 d"
+    data = cadence_report.plot_data(moved.watch("qwen3.7"), moved.cadences, dt.date(2026, 11, 29))
+    assert data.rows[3].open_weights[0][1] == dt.date(2026, 4, 18) and data.rows[3].note == "-2 d"
     # the anchor moves 2 days and the shortest lag (Qwen3.5 -> Qwen3.6) grows by 2: the window starts 4 days later
-    assert data.other_windows[1][1:] == (config.dt.date(2026, 6, 18), config.dt.date(2027, 2, 5))
+    assert data.other_windows[1][1:] == (dt.date(2026, 6, 18), dt.date(2027, 2, 5))
 
 
 def test_plot_to_unwritable_path_is_one_line(cad, tmp_path):
@@ -196,7 +199,7 @@ def test_plot_without_matplotlib_says_what_to_install(cad, tmp_path):
     """matplotlib is the `[plot]` extra: without it, one line naming the extra, and no chart file."""
     cad.save()
     # The interpreter as if matplotlib were not installed (None in sys.modules makes its import fail).
-    code = ("import sys; sys.modules['matplotlib'] = None; from watcher.cli import main; "
+    code = ("import sys; sys.modules['matplotlib'] = None; from watcher.cli.app import main; "
             "sys.argv = ['watcher', *sys.argv[1:]]; main()")
     out = tmp_path / "c.png"
     result = subprocess.run([sys.executable, "-c", code, "--config", str(cad.path), "cadence", "--plot", str(out)],

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import watcher
-from watcher.cli import app
+from watcher.cli.app import app
 
 COMMANDS = [["poll"], ["status"], ["events"], ["run"], ["cadence"], ["check-config"], ["notify", "test"],
             ["notify", "retry"], ["db", "upgrade"], ["db", "current"]]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher import windows
+from watcher.forecast import windows
 from watcher import config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from watcher import windows
+from watcher.forecast import windows
 from watcher import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +97,7 @@ def test_invalid_config_via_cli_exits_2_and_leaves_database_alone(watcher, tmp_p
     for mutation in (("watches", 0, "flagship", "released"), ("schedule", "poll_interval"), ("database",)):
         broken = mutate(watcher.config, mutation, "replace", "2026-02-30" if mutation[-1] == "released" else "??")
         watcher.path.write_text(yaml.safe_dump(broken))
-        result = watcher.runner.invoke(__import__("watcher.cli", fromlist=["app"]).app,
+        result = watcher.runner.invoke(__import__("watcher.cli.app", fromlist=["app"]).app,
                                        ["--config", str(watcher.path), "poll"])
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output and result.stderr.count("\n") == 1

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from watcher import config
-from watcher.config_schema import build, duration_text
+from watcher.config.load import _Loader
+from watcher.config.schema import build, duration_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = build()
@@ -64,7 +65,7 @@ def test_shipped_configs_point_at_and_satisfy_the_schema():
     target = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
     assert target and (ROOT / target.group(1)).resolve() == ROOT / "config.schema.json"
     for path in (ROOT / "config.yaml", ROOT / "watcher" / "default_config.yaml"):
-        doc = yaml.load(path.read_text(), Loader=config._Loader)  # noqa: S506 - SafeLoader subclass; dates stay text
+        doc = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass; dates stay text
         errors = [e.message for e in VALIDATOR.iter_errors(doc)]
         assert not errors, f"{path.name}: {errors[:3]}"
 

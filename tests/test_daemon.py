@@ -13,8 +13,9 @@ import pytest
 from daemon_proc import Daemon, count, finished_runs, wait_for
 from helpers import base_config
 from watcher import config as config_mod
-from watcher import daemon as daemon_mod
-from watcher import pipeline, stop_signals
+from watcher.daemon import scheduler as daemon_mod
+from watcher.engine import pipeline
+from watcher.cli import signals as stop_signals
 from watcher.store.db import transaction
 from watcher.store.schema import open_current
 from watcher.store.tables import Delivery, EventRow
@@ -222,7 +223,7 @@ def test_database_deleted_under_the_daemon_is_noticed_and_said(tmp_path, caplog)
     daemon.deliver()
     assert seen == ["deliver"]
     (tmp_path / "w.db").unlink()
-    with caplog.at_level("ERROR", logger="watcher.daemon"):
+    with caplog.at_level("ERROR", logger="watcher.daemon.scheduler"):
         daemon.deliver()
     assert seen == ["deliver"]  # nothing written into the unlinked file
     assert f"database file {tmp_path / 'w.db'} was deleted while the daemon runs" in caplog.text

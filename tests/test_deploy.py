@@ -17,7 +17,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from watcher import config as config_mod
-from watcher.metrics import Metrics
+from watcher.daemon.metrics import Metrics
 from watcher.store.schema import open_current
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from watcher.detect import detect
+from watcher.engine.detect import detect
 from watcher.models import EventKind, RepoSnapshot, SourceReport
 
 HF_SCOPE = "hf:author:qwen"

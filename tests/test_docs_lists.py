@@ -110,3 +110,22 @@ def test_status_json_undelivered_fields_are_the_documented_ones(watcher, slack):
     doc = watcher.status(env)
     assert doc["undelivered"], "a channel Slack rejects leaves an undelivered row"
     assert set(doc["undelivered"][0]) == braced(section("operations.md", "## `status --json`"), "undelivered")
+
+
+def test_development_md_maps_every_module():
+    """docs/development.md's layout names each module once, under its package, and no module that is gone."""
+    block = section("development.md", "## Layout").split("```")[1]
+    listed, package = set(), None
+    for line in block.splitlines():
+        head = re.match(r"(watcher/(?:\w+/)?)\s", line)
+        if head:
+            package = head.group(1)
+            continue
+        entry = re.match(r"  (\w+\.py)\s", line)
+        if entry and package:
+            listed.add(package + entry.group(1))
+    root = DOCS.parent
+    actual = {str(p.relative_to(root)) for p in (root / "watcher").rglob("*.py") if "migrations" not in p.parts}
+    actual -= {f"watcher/{pkg}/__init__.py" for pkg in ("cli", "daemon", "engine", "forecast", "store")}
+    actual -= {"watcher/__init__.py"}
+    assert listed == actual

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from watcher import windows
-from watcher import cadence, config, forecast
+from watcher.forecast import windows
+from watcher.forecast import cadence, basis as forecast
+from watcher import config
 
 D = dt.date
 ROOT = Path(__file__).resolve().parents[1]

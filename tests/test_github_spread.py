@@ -10,7 +10,7 @@ import yaml
 
 from helpers import base_config
 from watcher import config as config_mod
-from watcher.pipeline import run_cycle
+from watcher.engine.pipeline import run_cycle
 from watcher.store.schema import open_current
 
 NAMED = [f"Lab{i}/Secret-{i}" for i in range(20)]

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from watcher import config as config_mod
-from watcher import health
+from watcher.cli import health
 from watcher.store.tables import DaemonRun, SourceHealth
 
 UTC = dt.timezone.utc

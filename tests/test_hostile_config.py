@@ -53,7 +53,7 @@ def test_non_numeric_database_port_is_one_line_exit_2(watcher):
 def test_deeply_nested_yaml_is_one_line_exit_2(watcher, tmp_path):
     path = tmp_path / "nested.yaml"
     path.write_text("watches: " + "[" * 20000 + "]" * 20000 + "\n")
-    result = watcher.runner.invoke(__import__("watcher.cli", fromlist=["app"]).app,
+    result = watcher.runner.invoke(__import__("watcher.cli.app", fromlist=["app"]).app,
                                    ["--config", str(path), "check-config"])
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()

@@ -94,5 +94,30 @@ def test_the_walk_sees_imports_inside_functions(tmp_path):
     """The checker must catch the lazy import that used to hide config <-> cadence."""
     assert cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [{"a", "b"}]
     path = tmp_path / "config.py"
-    path.write_text("def f():\n    from watcher import cadence\n", encoding="utf-8")
-    assert imports("watcher.config", path, {"watcher.cadence": path}) == {"watcher.cadence"}
+    path.write_text("def f():\n    from watcher.forecast import cadence\n", encoding="utf-8")
+    assert imports("watcher.config", path, {"watcher.forecast.cadence": path}) == {"watcher.forecast.cadence"}
+
+
+# Highest first: a module may import its own layer or any layer below it, never one above.
+LAYERS = [{"watcher.__main__", "watcher.cli"}, {"watcher.daemon"}, {"watcher.engine"},
+          {"watcher.forecast", "watcher.sources", "watcher.notify", "watcher.store"}, {"watcher.config"}]
+
+
+def layer(module: str) -> int:
+    """The layer index of a module (its role package), the leaves (`watcher.models`, ...) last."""
+    for index, roots in enumerate(LAYERS):
+        if any(module == root or module.startswith(root + ".") for root in roots):
+            return index
+    return len(LAYERS)
+
+
+def test_imports_point_down_the_layers():
+    upward = sorted(f"{m} imports {d}" for m, deps in graph().items() for d in deps if layer(d) < layer(m))
+    assert not upward, "imports that point up (cli -> daemon -> engine -> roles -> config -> leaves):\n" + "\n".join(upward)
+
+
+def test_every_module_has_a_role_or_is_a_leaf():
+    """A new module lands in a role package; only small leaves live at the top."""
+    top = sorted(name for name in modules() if name.count(".") == 1 and layer(name) == len(LAYERS))
+    assert top == ["watcher.deadline", "watcher.logs", "watcher.models", "watcher.plaintext", "watcher.reasons",
+                   "watcher.redact", "watcher.telemetry"]

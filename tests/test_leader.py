@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from watcher.leader import LeaderError, Leadership
+from watcher.daemon.leader import LeaderError, Leadership
 from watcher.store.schema import open_current
 
 

@@ -18,7 +18,7 @@ def capture(monkeypatch):
 
     def emit(fmt):
         logs.setup(fmt, "INFO", stream)
-        log = logging.getLogger("watcher.pipeline")
+        log = logging.getLogger("watcher.engine.pipeline")
         log.warning("watch=qwen3.7 github QwenLM/Qwen3.7: 401 Bad credentials (token ghp_supersecret123456)")
         log.info("cycle done", extra={"watch": "qwen3.7", "repo": "Qwen/Qwen3.7-27B", "run_id": 4})
         try:
@@ -36,7 +36,7 @@ def test_json_lines(capture):
     assert len(lines) == 3
     first, second, third = lines
     assert first["level"] == "warning" and first["watch"] == "qwen3.7" and first["repo"] == "QwenLM/Qwen3.7"
-    assert first["ts"].endswith("Z") and first["logger"] == "watcher.pipeline"
+    assert first["ts"].endswith("Z") and first["logger"] == "watcher.engine.pipeline"
     assert second == {**second, "watch": "qwen3.7", "repo": "Qwen/Qwen3.7-27B", "run_id": 4, "msg": "cycle done"}
     assert third["job"] == "poll" and "ValueError: boom" in third["exc"]
     assert "ghp_supersecret123456" not in json.dumps(lines)
@@ -45,7 +45,7 @@ def test_json_lines(capture):
 def test_text_lines_fold_tracebacks(capture):
     lines = capture("text")
     assert len(lines) == 3
-    assert " WARNING watcher.pipeline: watch=qwen3.7 github QwenLM/Qwen3.7" in lines[0]
+    assert " WARNING watcher.engine.pipeline: watch=qwen3.7 github QwenLM/Qwen3.7" in lines[0]
     assert lines[0].endswith("repo=QwenLM/Qwen3.7")
     assert lines[1].endswith("cycle done watch=qwen3.7 repo=Qwen/Qwen3.7-27B run_id=4")
     assert "Traceback" in lines[2] and " | " in lines[2] and "second line" in lines[2]
@@ -78,9 +78,9 @@ def test_a_failing_cycle_is_one_plain_line_per_source_and_retries_show_at_info(w
     lines = _offline(watcher, "poll", "-v")
     warnings = [line for line in lines if " WARNING " in line]
     assert len(warnings) == 2, lines  # one per source, not one per request or per error
-    assert any("watcher.source_health: huggingface: 127.0.0.1 refused the connection, 3 tries (" in w
+    assert any("watcher.engine.source_health: huggingface: 127.0.0.1 refused the connection, 3 tries (" in w
                for w in warnings), warnings
-    assert any("watcher.source_health: github: 127.0.0.1 refused the connection, 3 tries (" in w
+    assert any("watcher.engine.source_health: github: 127.0.0.1 refused the connection, 3 tries (" in w
                for w in warnings), warnings
     retries = [line for line in lines if ": try " in line and " INFO " in line]
     assert any("try 1 of 3 failed (127.0.0.1 refused the connection)" in line for line in retries), lines

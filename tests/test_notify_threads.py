@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from slack_helpers import Cycles
-from watcher.pipeline import deliver
+from watcher.engine.pipeline import deliver
 from watcher.store.db import transaction
 from watcher.store.tables import Delivery, EventRow
 

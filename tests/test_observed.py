@@ -10,9 +10,9 @@ import yaml
 from test_replay import QWEN36_TIMELINE, ROOT, Replay, days, qwen36_watch
 from typer.testing import CliRunner
 
-from watcher import status as status_mod
-from watcher import windows as windows_mod
-from watcher.cli import app
+from watcher.engine import status as status_mod
+from watcher.forecast import windows as windows_mod
+from watcher.cli.app import app
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,7 @@ def test_configured_generations_win_over_observed_ones(tmp_path, hub, github, sl
     run = Replay(tmp_path, hub, github, slack, qwen36_watch(), shipped)
     for day in days("2026-04-15", "2026-04-16"):
         run.day(day, QWEN36_TIMELINE)
-    from watcher import observed
+    from watcher.engine import observed
     from watcher.store.db import transaction
 
     with transaction(run.engine) as session:

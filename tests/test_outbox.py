@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from watcher import config as config_mod
 from watcher import notify
-from watcher.pipeline import deliver
+from watcher.engine.pipeline import deliver
 from watcher.store.schema import open_current
 
 TOKEN = "xoxb-test-token-123456"

@@ -12,7 +12,7 @@ import yaml
 
 from helpers import base_config
 from watcher import config as config_mod
-from watcher.pipeline import run_cycle
+from watcher.engine.pipeline import run_cycle
 from watcher.store.schema import open_current
 
 PAGE_FRAME = 4096 + 24  # one page written to SQLite's WAL
@@ -79,7 +79,7 @@ def test_a_change_writes_its_row_and_is_announced_once(lab, hub):
 
 
 def test_status_shows_a_visible_repo_as_seen_at_the_last_poll(lab, hub):
-    from watcher import status
+    from watcher.engine import status
 
     _, engine = lab()
     result, _ = lab()

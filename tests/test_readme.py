@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from watcher import config
-from watcher.cli import app
+from watcher.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

@@ -17,9 +17,9 @@ from faultkit import TOKEN
 from helpers import base_config
 
 from watcher import config as config_mod
-from watcher import status as status_mod
+from watcher.engine import status as status_mod
 from watcher.notify.slack import SlackNotifier
-from watcher.pipeline import run_cycle
+from watcher.engine.pipeline import run_cycle
 from watcher.store import queries
 from watcher.store.db import transaction
 from watcher.store.schema import open_current

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from test_replay import Replay, W, days, shipped_cadences
 
-from watcher import status as status_mod
+from watcher.engine import status as status_mod
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

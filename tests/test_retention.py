@@ -12,7 +12,7 @@ import yaml
 
 from helpers import base_config
 from watcher import config as config_mod
-from watcher.pipeline import run_cycle
+from watcher.engine.pipeline import run_cycle
 from watcher.store.schema import open_current
 
 T0 = dt.datetime(2026, 7, 1, 12, tzinfo=dt.timezone.utc)

@@ -12,7 +12,7 @@ import sqlite3
 
 from watcher import config as config_mod
 from watcher.notify.console import ConsoleNotifier
-from watcher.pipeline import run_cycle
+from watcher.engine.pipeline import run_cycle
 from watcher.store.schema import open_current
 
 
@@ -34,7 +34,7 @@ def test_every_failure_is_a_warning_with_watch_and_repo(watcher, hub, caplog):
     engine = open_current(cfg.database)
     clock = lambda: dt.datetime(2026, 7, 12, tzinfo=dt.timezone.utc)  # noqa: E731
     hub.down = True
-    with caplog.at_level(logging.WARNING, logger="watcher.source_health"):
+    with caplog.at_level(logging.WARNING, logger="watcher.engine.source_health"):
         results = [run_cycle(cfg, engine, clock, notifiers=[ConsoleNotifier(io.StringIO())]) for _ in range(4)]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 4  # one line per source per cycle, however many requests failed

@@ -14,8 +14,8 @@ import yaml
 from sqlalchemy import func, select, text
 
 from watcher import config as config_mod
-from watcher import health
-from watcher import status as status_mod
+from watcher.cli import health
+from watcher.engine import status as status_mod
 from watcher.store.db import open_engine, transaction
 from watcher.store.reader import open_reader
 from watcher.store.tables import DaemonRun, Delivery, EventRow, ObservedRelease, PollRun, WebhookReceipt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watcher import variants
+from watcher.forecast import variants
 
 
 @pytest.mark.parametrize(

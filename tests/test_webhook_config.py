@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from watcher import config as config_mod
-from watcher.webhooks import SECRET_ENV
+from watcher.daemon.webhooks import SECRET_ENV
 
 BASE = """
 watches:

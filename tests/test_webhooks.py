@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from fakes.hub_webhooks import post
-from watcher.metrics import Metrics
+from watcher.daemon.metrics import Metrics
 from daemon_proc import wait_for
 from webhook_helpers import GB, SECRET, LiveDaemon, webhook_config
 
@@ -136,7 +136,8 @@ def test_status_shows_the_last_webhook_and_the_health_check_ignores_quiet_webhoo
 
     from rich.console import Console
 
-    from watcher import health, status, views
+    from watcher.cli import health, views
+    from watcher.engine import status
 
     daemon, _ = live
     later = dt.datetime(2026, 7, 12, 12, 20, tzinfo=dt.timezone.utc)
@@ -156,7 +157,7 @@ def test_status_shows_the_last_webhook_and_the_health_check_ignores_quiet_webhoo
 
 
 def test_a_burst_within_the_settle_window_is_one_poll(live, hub, slack):
-    from watcher.wake import SETTLE
+    from watcher.daemon.wake import SETTLE
 
     daemon, _ = live
     hub.add_model("Qwen/Qwen3.7-14B", {"model.safetensors": 14 * GB})

@@ -8,7 +8,7 @@ import threading
 
 from helpers import base_config
 from watcher import config as config_mod
-from watcher import daemon as daemon_mod
+from watcher.daemon import scheduler as daemon_mod
 from watcher.store.schema import open_current
 
 SECRET = "whs-0123456789abcdef-test"

@@ -60,7 +60,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-11-29T02:10:00.000Z INFO watcher.daemon: message watch=x repo=y`, newlines folded."""
+    """`2026-11-29T02:10:00.000Z INFO watcher.daemon.scheduler: message watch=x repo=y`, newlines folded."""
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()

@@ -99,7 +99,7 @@ def _blob_meta(path: str, size: int) -> dict[str, Any]:
 
 class FakeHub(HubWebhooks, FakeServer):
     """Local Hub: `/api/models`, `/api/models/{id}[/revision/{rev}]`, `/api/models/{id}/tree/{rev}`,
-    and the webhook settings API (see hub_webhooks.py)."""
+    and the webhook settings API (see watcher/cli/hub_webhooks.py)."""
 
     def __init__(self, page_size: int = 1000) -> None:
         super().__init__()

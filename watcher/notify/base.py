@@ -57,7 +57,7 @@ class Notifier:
         return False
 
     def deliver(self, message: Message, ledger: Any) -> str | None:
-        """Send one outbox row; `ledger` (notify.outbox.Ledger) tells what an earlier attempt already sent."""
+        """Send one outbox row; `ledger` (engine.delivery.Ledger) tells what an earlier attempt already sent."""
         return self.send(message)
 
     def post(self, part: bk.Part, thread_ts: str | None = None, broadcast: bool = False,

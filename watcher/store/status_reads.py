@@ -2,7 +2,7 @@
 
 Why two readers: importing SQLAlchemy and the ORM tables costs more than the whole status of a
 1,000-repo watch, so a plain `sqlite:///path` is read with the standard library's sqlite3. Both
-readers fill the same `StatusData` with the same queries side by side here, and status.py builds the
+readers fill the same `StatusData` with the same queries side by side here, and engine/status.py builds the
 document from it alone, so the two paths cannot drift (tests/test_status_scale.py compares them).
 The sqlite3 reader returns None for anything it cannot read the same way (a missing file, a schema
 that is not this release's, a file it cannot open read-only) and the caller takes SQLAlchemy's path,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from watcher import reasons
 from watcher.config import Config, Watch
 from watcher.models import Event, EventKind, Reason, SourceReport
-from watcher.notify import outbox
+from watcher.engine import delivery as outbox
 from watcher.store.tables import SourceHealth
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from typing import NoReturn
 
 from watcher.config import format_duration
 
-log = logging.getLogger("watcher.daemon")  # the daemon's lines, as before the edge had a module of its own
+log = logging.getLogger("watcher.daemon.scheduler")  # the daemon's lines, as before the edge had a module of its own
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # SIGHUP: the terminal went away; stop cleanly
 REPEAT_GRACE = 2.0  # seconds: a repeat signal this soon after the first is the same stop request
 WAKE = 0.1  # seconds: how often the main thread looks at noted signals

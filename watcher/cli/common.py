@@ -14,7 +14,7 @@ from typing import NoReturn
 import typer
 
 from watcher import config as config_mod
-from watcher.cli_options import chosen_level
+from watcher.cli.options import chosen_level
 from watcher.plaintext import visible
 from watcher.redact import redact
 
@@ -43,7 +43,7 @@ def load_config(ctx: typer.Context, log_default: str | None = "WARNING"):
     """The config named before or after the command; also sets up logging (None: the command does)."""
     if log_default:
         setup_logging(ctx, log_default)
-    from watcher import windows
+    from watcher.forecast import windows
 
     try:
         cfg = windows.checked(config_mod.load(ctx.ensure_object(dict).get("config")))

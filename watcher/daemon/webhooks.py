@@ -4,7 +4,7 @@ Why it trusts nothing: anyone who can reach the port can post to it. The secret 
 the Hub in `X-Webhook-Secret`) is compared in constant time, the body is bounded and must be a JSON
 object naming a repo, and even then the payload only says *which watches to poll now*: what an alert
 says always comes from that poll. The request thread only files the watch names in the `Inbox` and
-answers; polling happens on the daemon's side (watcher/wake.py), never in the request.
+answers; polling happens on the daemon's side (watcher/daemon/wake.py), never in the request.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Verdict:
 
 def watches_for(config: Config, repo_id: str) -> tuple[str, ...]:
     """The watches whose Hub authors/repos and include/exclude patterns cover this repo (as a poll would)."""
-    from watcher.pipeline import covers
+    from watcher.engine.pipeline import covers
 
     snap = RepoSnapshot(source=Source.HUGGINGFACE.value, repo_id=repo_id, scope="webhook", visible=True)
     return tuple(w.name for w in config.watches if w.huggingface is not None and covers(w, snap))

@@ -6,13 +6,13 @@ from typing import Annotated
 
 import typer
 
-from watcher.cli_options import ConfigOption, LogLevelOption, VerboseOption
+from watcher.cli.options import ConfigOption, LogLevelOption, VerboseOption
 
 db_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Database schema: show the revision, upgrade, add a migration.")
 
 
 def _engine(ctx: typer.Context):
-    from watcher.cli_common import fail, load_config
+    from watcher.cli.common import fail, load_config
     from watcher.store.db import StoreError, open_engine
 
     cfg = load_config(ctx)
@@ -30,7 +30,7 @@ def upgrade(
     verbose: VerboseOption = 0,
 ) -> None:
     """Upgrade the schema to the newest revision (creating it if empty); safe while replicas run."""
-    from watcher.cli_common import fail, load_config
+    from watcher.cli.common import fail, load_config
     from watcher.store import migrate
     from watcher.store.db import StoreError, first_line, open_engine, safe_url
     from watcher.store.schema import make_current
@@ -69,7 +69,7 @@ def current(
     verbose: VerboseOption = 0,
 ) -> None:
     """Print the database's schema revision and whether it is the newest this release knows."""
-    from watcher.cli_common import fail
+    from watcher.cli.common import fail
     from watcher.store import migrate
     from watcher.store.db import first_line, safe_url
 

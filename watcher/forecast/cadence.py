@@ -213,7 +213,7 @@ def beyond_calendar(name: str | None, basis: str) -> str:
 
 def lag_window(basis: str, gens: Sequence[GenerationLags], target: Any, params: Any, name: str | None) -> Window:
     """A flagship or previous_open_weights window: percentiles of the history's lags, counted from the anchor
-    (per_variant is forecast.py's)."""
+    (per_variant is basis.py's)."""
     samples = tuple(lag for g in gens if (lag := g.lag(basis)) is not None)
     if not samples or (basis == FLAGSHIP and target.flagship_date is None):
         need = "a generation with a flagship and open weights" if basis == FLAGSHIP else \

@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # no display needed; must precede pyplot
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 
-from watcher.cadence_report import PlotData
+from watcher.forecast.report import PlotData
 
 WIDTH, HEIGHT, DPI = 12, 6, 100  # 1200 x (600 + rows) pixels: readable on a screen and in Slack
 HATCHES = ("//", "\\\\")

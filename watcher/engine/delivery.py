@@ -299,7 +299,7 @@ def build(config: Config, session, row: Delivery, clock: Clock) -> Message | Non
     if not events:
         return None
     try:
-        from watcher import observed  # late: observed imports config, which the notify package must not need first
+        from watcher.engine import observed  # late: observed imports config, which the notify package must not need first
 
         seen = observed.attach(config, session)
         watch = seen.watch(row.watch)
@@ -312,7 +312,7 @@ def build(config: Config, session, row: Delivery, clock: Clock) -> Message | Non
 
 
 def context_line(watch: Watch, cadences: dict, today: dt.date, released: bool) -> str:
-    from watcher.windows import expected_window  # late, as observed above
+    from watcher.forecast.windows import expected_window  # late, as observed above
 
     win = expected_window(watch, cadences)  # the one window: explicit lag_days or the history's
     pos = win.position(today, released)

@@ -15,19 +15,21 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from watcher import alerts, models, notify, observed, polling, source_health
-from watcher import variant_state as vs
+from watcher.forecast import alerts
+from watcher import models, notify
+from watcher.engine import observed, polling, source_health
+from watcher.forecast import variant_state as vs
 from watcher.config import Cadence, Config, Watch
-from watcher.detect import detect
+from watcher.engine.detect import detect
 from watcher.models import Event, EventKind, Reason, RepoSnapshot, SourceProblem, SourceReport
-from watcher.notify import outbox
+from watcher.engine import delivery as outbox
 from watcher.redact import redact
 from watcher.sources import SOURCES, Source, name_matches, sanitize
 from watcher.store import queries
 from watcher.store import retention
 from watcher.store.db import transaction
 from watcher.store.tables import PollRun
-from watcher.windows import expected_window
+from watcher.forecast.windows import expected_window
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -289,7 +291,7 @@ def cadence_check(config: Config, engine: Engine, clock: Clock = utcnow,
 
 
 def deliver(config: Config, engine: Engine, notifiers: Sequence[notify.Notifier], clock: Clock = utcnow) -> CycleResult:
-    """The delivery cycle: send the outbox (see notify/outbox.py), in order, each alert once, only on confirmed success."""
+    """The delivery cycle: send the outbox (see engine/delivery.py), in order, each alert once, only on confirmed success."""
     tick = time.monotonic()
     delivery = outbox.deliver(config, engine, notifiers, clock)
     return CycleResult(0, time.monotonic() - tick, delivered=delivery.delivered, pending=delivery.pending,

@@ -19,9 +19,9 @@ from watcher import telemetry
 from watcher.config import Config
 from watcher.models import DeliveryState, Source, WatchState
 from watcher.store.tables import Delivery
-from watcher.pipeline import Clock, CycleResult, utcnow
+from watcher.engine.pipeline import Clock, CycleResult, utcnow
 from watcher.sources import SOURCES
-from watcher.webhooks import REASONS
+from watcher.daemon.webhooks import REASONS
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class StoreCollector:
         self.config, self.engine, self.clock = config, engine, clock
 
     def collect(self):
-        from watcher import source_health, status
+        from watcher.engine import source_health, status
         from watcher.store.db import transaction
 
         up = GaugeMetricFamily("watcher_store_up", "1 when the database could be read for this scrape")

@@ -2,7 +2,7 @@
 
 Why a thread of its own and not a scheduler job: the wait for a burst to settle and for the cycle
 lock must neither hold a scheduler worker nor make APScheduler log a skipped run every second.
-The poll itself is composed in pipeline.py (`webhook_cycle`) and run by the daemon's
+The poll itself is composed in engine/pipeline.py (`webhook_cycle`) and run by the daemon's
 `webhook_poll`, under the shared cycle lock and the leader check, so a webhook poll is an ordinary
 poll of fewer watches. This module sees the daemon only through the small `Host` protocol below, so
 it does not import the daemon that imports it.
@@ -29,9 +29,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sqlalchemy import Engine
 
-from watcher import telemetry, webhooks
+from watcher import telemetry
+from watcher.daemon import webhooks
 from watcher.config import Config
-from watcher.leader import Leadership, identity
+from watcher.daemon.leader import Leadership, identity
 from watcher.store.db import safe_url, transaction
 from watcher.store.locks import is_postgres, store_lock
 from watcher.store.problems import describe

@@ -16,6 +16,6 @@ def schema() -> None:
     Editors: `watcher config schema > config.schema.json` and the yaml-language-server line at the top
     of config.yaml. CI: check-jsonschema --schemafile config.schema.json config.yaml.
     """
-    from watcher import config_schema
+    from watcher.config import schema as config_schema
 
     typer.echo(json.dumps(config_schema.build(), indent=2))

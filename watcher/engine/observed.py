@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from watcher import variant_state as vs
+from watcher.forecast import variant_state as vs
 from watcher.config import Cadence, Config, Generation, Watch
 
 if TYPE_CHECKING:  # `status` attaches rows it read through sqlite3, without importing SQLAlchemy

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from watcher import cadence
-from watcher import variant_state as vs
-from watcher import variants as vmod
+from watcher.forecast import cadence
+from watcher.forecast import variant_state as vs
+from watcher.forecast import variants as vmod
 from watcher.config import Watch
 from watcher.models import Event, EventKind, Source, WatchState
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from watcher.cli_options import ConfigOption, LogLevelOption, VerboseOption
+from watcher.cli.options import ConfigOption, LogLevelOption, VerboseOption
 
 webhooks_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Hub webhooks: register the receiver, list what is registered.")
 
@@ -23,9 +23,9 @@ def setup(
 ) -> None:
     """Create or update (idempotently) one Hub webhook for URL watching every watch's authors; secret from
     WATCHER_WEBHOOK_SECRET, token from HF_TOKEN."""
-    from watcher.cli_common import fail, load_config
-    from watcher.hub_webhooks import SetupError, check_url, setup as do_setup
-    from watcher.webhooks import WebhookError, secret_from_env
+    from watcher.cli.common import fail, load_config
+    from watcher.cli.hub_webhooks import SetupError, check_url, setup as do_setup
+    from watcher.daemon.webhooks import WebhookError, secret_from_env
 
     cfg = load_config(ctx, "ERROR")
     try:
@@ -49,8 +49,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List the Hub webhooks of HF_TOKEN's account: URL, state, what they watch, watch authors they miss."""
-    from watcher.cli_common import fail, load_config
-    from watcher.hub_webhooks import SetupError, listing
+    from watcher.cli.common import fail, load_config
+    from watcher.cli.hub_webhooks import SetupError, listing
 
     cfg = load_config(ctx, "ERROR")
     try:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from watcher import forecast
-from watcher.cadence import AUTO, BASES, CadenceError, Window, explicit_window, history_lags, history_of, own_generation
+from watcher.forecast import basis as forecast
+from watcher.forecast.cadence import AUTO, BASES, CadenceError, Window, explicit_window, history_lags, history_of, own_generation
 from watcher.config import Cadence, Config, ConfigError, Watch
 
 

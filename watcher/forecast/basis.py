@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from watcher import variants as vmod
-from watcher.cadence import (
+from watcher.forecast import variants as vmod
+from watcher.forecast.cadence import (
     AUTO,
     BASES,
     PER_VARIANT,

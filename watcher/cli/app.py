@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from watcher.cli_common import fail, first_line, load_config, now, open_reader, open_store, safe_url
-from watcher.cli_options import ConfigOption, LogFormat, LogLevelOption, VerboseOption, chosen_level
+from watcher.cli.common import fail, first_line, load_config, now, open_reader, open_store, safe_url
+from watcher.cli.options import ConfigOption, LogFormat, LogLevelOption, VerboseOption, chosen_level
 from watcher.plaintext import visible
 from watcher.redact import redact
 
@@ -48,7 +48,7 @@ def poll(
     """Run one cycle now: poll every watch, detect, store, deliver alerts, print a summary."""
     cfg = load_config(ctx, "ERROR")
     engine = open_store(cfg)
-    from watcher.pipeline import run_cycle
+    from watcher.engine.pipeline import run_cycle
     from watcher.store.locks import store_lock
 
     from sqlalchemy.exc import SQLAlchemyError
@@ -96,12 +96,12 @@ def status(
     cfg = load_config(ctx)
     moment = now()  # a bad WATCHER_NOW is its own error, not the database's
     if check:
-        from watcher import health
+        from watcher.cli import health
 
         code, line = health.check(cfg, moment)
         typer.echo(redact(line))
         raise typer.Exit(code)
-    from watcher import status as status_mod
+    from watcher.engine import status as status_mod
 
     try:
         doc = status_mod.build_from_sqlite(cfg, moment)  # a plain SQLite file: sqlite3, no SQLAlchemy import
@@ -112,14 +112,14 @@ def status(
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
-    from watcher.views import print_status
+    from watcher.cli.views import print_status
 
     print_status(doc, show_all=show_all)
 
 
 def _status_through_sqlalchemy(cfg, moment: dt.datetime) -> dict:
     """Any other database, or an SQLite file sqlite3 could not read as it is (missing, behind, unreadable)."""
-    from watcher import status as status_mod
+    from watcher.engine import status as status_mod
     from watcher.store.db import StoreError
     from watcher.store.reader import NoDatabase, empty_store, open_reader as reader
 
@@ -167,7 +167,7 @@ def events(
     if as_json:
         typer.echo(json.dumps(items, indent=2))
         return
-    from watcher.views import print_events
+    from watcher.cli.views import print_events
 
     print_events(items)
 
@@ -189,14 +189,15 @@ def run(
     logs.setup(log_format.value, chosen_level(ctx, "INFO"), sys.stdout)
     cfg = load_config(ctx, None)
     engine = open_store(cfg)
-    from watcher import daemon, notify
+    from watcher.daemon import scheduler as daemon
+    from watcher import notify
 
     warning = notify.slack_warning(cfg)
     if warning:
         logging.getLogger("watcher").warning(warning)
     listeners = []
     if cfg.metrics is not None:
-        from watcher.metrics import Metrics
+        from watcher.daemon.metrics import Metrics
 
         metrics = Metrics(cfg, engine, now)
         try:
@@ -206,9 +207,9 @@ def run(
         listeners.append(metrics.on_job)
     import threading
 
-    from watcher import stop_signals
-    from watcher.leader import LeaderError
-    from watcher.webhooks import WebhookError
+    from watcher.cli import signals as stop_signals
+    from watcher.daemon.leader import LeaderError
+    from watcher.daemon.webhooks import WebhookError
 
     stop = threading.Event()
     try:
@@ -237,7 +238,7 @@ def cadence_cmd(
 
     WATCH is a watch's name; without it, the first watch with a cadence."""
     cfg = load_config(ctx)
-    from watcher import cadence_report
+    from watcher.forecast import report as cadence_report
 
     cfg = _with_observed(cfg)
     try:
@@ -264,7 +265,7 @@ def cadence_cmd(
         from pathlib import Path
 
         try:
-            from watcher import plot as plot_mod
+            from watcher.forecast import plot as plot_mod
         except ImportError as exc:
             if not (exc.name or "").startswith("matplotlib"):
                 raise
@@ -284,7 +285,7 @@ def cadence_cmd(
 
 def _with_observed(cfg):
     """The config with the database's observed history attached; as loaded when there is no database yet."""
-    from watcher import observed
+    from watcher.engine import observed
     from watcher.store.db import StoreError, transaction
     from watcher.store.reader import NoDatabase, open_reader
 
@@ -346,7 +347,7 @@ def check_config(
     """Validate the config and print what would be watched."""
     cfg = load_config(ctx)
     from watcher import notify
-    from watcher.views import print_config
+    from watcher.cli.views import print_config
 
     print_config(cfg, notify.destinations(cfg), notify.slack_warning(cfg))
 
@@ -412,12 +413,12 @@ def main() -> None:
     app(prog_name="watcher")
 
 
-from watcher.cli_config import config_app  # noqa: E402
-from watcher.cli_db import db_app  # noqa: E402
+from watcher.cli.config import config_app  # noqa: E402
+from watcher.cli.db import db_app  # noqa: E402
 
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 
-from watcher.cli_webhooks import webhooks_app  # noqa: E402
+from watcher.cli.webhooks import webhooks_app  # noqa: E402
 
 app.add_typer(webhooks_app, name="webhooks")

@@ -1,7 +1,7 @@
 """`watcher run`: APScheduler jobs (poll, deliver, cadence) until the stop event is set, then a graceful stop.
 
-The jobs only decide when; what a cycle does is composed in pipeline.py. The signals that set the
-stop event, and the exit codes, belong to the CLI (stop_signals.py): the daemon knows neither.
+The jobs only decide when; what a cycle does is composed in engine/pipeline.py. The signals that set the
+stop event, and the exit codes, belong to the CLI (cli/signals.py): the daemon knows neither.
 
 All jobs share one lock: cycles must not overlap (the Hub client factory is process-wide, and two
 deliveries of one outbox row would post it twice). `deliver` only tries the lock, because a running
@@ -25,10 +25,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from watcher import notify, pipeline
+from watcher import notify
+from watcher.engine import pipeline
 from watcher.config import Config, Watch, format_duration
-from watcher.leader import Leadership
-from watcher.pipeline import Clock, utcnow
+from watcher.daemon.leader import Leadership
+from watcher.engine.pipeline import Clock, utcnow
 from watcher.store import locks
 from watcher.store.db import safe_url, transaction
 from watcher.store.problems import describe
@@ -230,7 +231,7 @@ class Daemon:
 
 def _webhook_service(daemon: Daemon):
     """The receiver and its poll thread; their modules load only when the config has `webhooks:`."""
-    from watcher import wake
+    from watcher.daemon import wake
 
     return wake.WebhookService(daemon)
 

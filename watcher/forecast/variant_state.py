@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from watcher import cadence
-from watcher import variants as vmod
+from watcher.forecast import cadence
+from watcher.forecast import variants as vmod
 from watcher.models import WatchState
 
 

@@ -10,8 +10,10 @@ import datetime as dt
 import os
 from typing import TYPE_CHECKING, Any
 
-from watcher import cadence, models, notify, observed, windows
-from watcher import variant_state as vs
+from watcher.forecast import cadence, windows
+from watcher import models, notify
+from watcher.engine import observed
+from watcher.forecast import variant_state as vs
 from watcher.config import Config
 from watcher.models import FAILED, PENDING
 from watcher.store import lite, status_reads

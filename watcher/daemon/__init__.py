@@ -1,0 +1,1 @@
+"""The long-running process: scheduler, leader lease, metrics, webhook receiver."""

@@ -1,0 +1,1 @@
+"""Cycles composed from the steps: fetch, detect, store, forecast, deliver from the outbox."""

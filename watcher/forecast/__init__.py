@@ -1,0 +1,1 @@
+"""Release-lag math and what it says: windows, variants, backtest, alerts, reports. Pure."""
