@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import logging
 import sys
@@ -186,6 +187,7 @@ def run(
     2 s are the same stop, a signal after that exits at once)."""
     from watcher import logs
 
+    gc.set_threshold(*PYTHON_GC_THRESHOLDS)  # a daemon runs for months: Python's own collection schedule
     logs.setup(log_format.value, chosen_level(ctx, "INFO"), sys.stdout)
     cfg = load_config(ctx, None)
     engine = open_store(cfg)
@@ -409,8 +411,32 @@ def notify_retry(
     typer.echo(f"{len(rows)} failed alert(s) queued again; `watcher poll` or the daemon's next cycle sends them")
 
 
+# A command is a short process that mostly allocates what lives until it exits (modules, classes, the config,
+# the ORM's tables): at Python's default threshold (700 allocations) the collector runs about 190 times while a
+# quiet `watcher poll` starts, for about 0.06 s, and frees next to nothing. `run` gives the daemon the defaults back.
+COMMAND_GC_THRESHOLD = 20_000
+PYTHON_GC_THRESHOLDS = gc.get_threshold()
+
+
 def main() -> None:
-    app(prog_name="watcher")
+    """The console script (and `python -m watcher`)."""
+    gc.set_threshold(COMMAND_GC_THRESHOLD, *PYTHON_GC_THRESHOLDS[1:])
+    try:
+        app(prog_name="watcher")
+    finally:
+        _before_exit()
+
+
+def _before_exit() -> None:
+    """Close the database, then exit without the interpreter's final garbage collection: it would walk every
+    object the imports made (0.1-0.15 s for `poll`) only to free memory the process gives back as it ends.
+    Objects in reference cycles are then not finalized, which Python never promised at exit and nothing here
+    relies on: the console is flushed by the interpreter, logging's handlers by logging's atexit hook, and
+    the engines are closed here (SQLite checkpoints its WAL, PostgreSQL ends its sessions, on the close)."""
+    store = sys.modules.get("watcher.store.opened")  # loaded only if the command opened a database
+    if store is not None:
+        store.close_all()
+    gc.freeze()
 
 
 from watcher.cli.config import config_app  # noqa: E402
