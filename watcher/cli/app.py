@@ -19,6 +19,11 @@ from watcher.redact import redact
 # Plain help (no Rich panels): Typer's Rich help tags every option with `<bool>`/`<str>`.
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Watch the Hugging Face Hub and GitHub for open-weight releases; alert when they land or are late.")
+# Python's own collection thresholds: watcher/__main__.py raises the first for a command's start-up, and the
+# daemon, which runs for months, goes back to these.
+PYTHON_GC_THRESHOLDS = (700, 10, 10)
+
+
 def _version(value: bool) -> None:
     if value:
         from watcher import __version__
@@ -411,16 +416,8 @@ def notify_retry(
     typer.echo(f"{len(rows)} failed alert(s) queued again; `watcher poll` or the daemon's next cycle sends them")
 
 
-# A command is a short process that mostly allocates what lives until it exits (modules, classes, the config,
-# the ORM's tables): at Python's default threshold (700 allocations) the collector runs about 190 times while a
-# quiet `watcher poll` starts, for about 0.06 s, and frees next to nothing. `run` gives the daemon the defaults back.
-COMMAND_GC_THRESHOLD = 20_000
-PYTHON_GC_THRESHOLDS = gc.get_threshold()
-
-
 def main() -> None:
-    """The console script (and `python -m watcher`)."""
-    gc.set_threshold(COMMAND_GC_THRESHOLD, *PYTHON_GC_THRESHOLDS[1:])
+    """The command line (watcher/__main__.py is the console script's and `python -m watcher`'s entry)."""
     try:
         app(prog_name="watcher")
     finally:
