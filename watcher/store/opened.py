@@ -25,4 +25,7 @@ def close_all() -> None:
     would have: SQLite checkpoints its WAL, and PostgreSQL ends a session cleanly, only when the connection
     is closed."""
     for engine in list(_ENGINES):
-        engine.dispose()
+        try:
+            engine.dispose()
+        except Exception:  # noqa: BLE001 - the process is ending: its exit closes the socket, its code stands
+            pass
