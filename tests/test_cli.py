@@ -124,6 +124,17 @@ def test_secrets_never_reach_outputs_or_database(watcher, hub, github, slack, tm
     assert not yaml.safe_load(watcher.path.read_text()).get("token")
 
 
+def test_poll_process_closes_the_database_before_it_exits(watcher, tmp_path):
+    """The CLI exits without the interpreter's final garbage collection (cli/app.py `main`), which used to close
+    the store's pooled connection: it closes it itself, so SQLite checkpoints and removes its WAL as before."""
+    watcher.save()
+    result = run_cli(["--config", str(watcher.path), "poll"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "cycle 1: 1 watch(es) polled" in result.stdout
+    assert (tmp_path / "watcher.db").stat().st_size > 0
+    assert not (tmp_path / "watcher.db-wal").exists()
+
+
 def test_sqlite_file_is_private(watcher, tmp_path):
     assert watcher("poll").exit_code == 0
     assert (tmp_path / "watcher.db").stat().st_mode & 0o777 == 0o600

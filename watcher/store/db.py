@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from watcher.store.errors import StoreError, first_line, safe_url
+from watcher.store.opened import opened
 
 __all__ = ["StoreError", "first_line", "open_engine", "safe_url", "store_errors", "transaction"]
 
@@ -49,7 +50,7 @@ def open_engine(url: str, create: bool = True) -> Engine:
         engine = create_engine(url, connect_args=connect_args)
         if is_sqlite:
             event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
+        return opened(engine)
 
 
 def parse_url(url: str) -> URL:

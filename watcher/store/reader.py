@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from watcher.store.errors import StoreError, first_line, safe_url
+from watcher.store.opened import opened
 from watcher.store.revision import VERSIONS, head  # noqa: F401 - reader.head is what callers and tests know
 
 HOW_TO_CREATE = "`watcher poll` (one cycle) or `watcher db upgrade` creates it"
@@ -46,7 +47,7 @@ def _sqlite_reader(url: str, parsed: URL, path: Path, immutable: bool = False) -
     mode = "immutable=1" if immutable else "mode=ro"
     engine = create_engine(f"sqlite:///file:{path.resolve()}?{mode}&uri=true", connect_args={"timeout": float(timeout)})
     event.listen(engine, "connect", _foreign_keys)
-    return engine
+    return opened(engine)
 
 
 def _needs_immutable(exc: SQLAlchemyError, path: Path | None) -> bool:
@@ -80,7 +81,7 @@ def open_reader(url: str) -> Engine:
         raise StoreError(f"database: {safe_url(url)} is not a valid SQLAlchemy URL") from None
     path = _sqlite_path(parsed)
     try:
-        engine = _sqlite_reader(url, parsed, path) if path is not None else create_engine(url)
+        engine = _sqlite_reader(url, parsed, path) if path is not None else opened(create_engine(url))
         try:
             check_revision(engine, url)
         except SQLAlchemyError as exc:
