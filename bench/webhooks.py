@@ -36,8 +36,8 @@ for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "HF_TOKEN
              "WATCHER_DATABASE_URL", "HF_ENDPOINT", "WATCHER_CONFIG", "WATCHER_NOW"):
     os.environ.pop(_var, None)
 
-from fakes import FakeGitHub, FakeHub, FakeSlack  # noqa: E402
 from daemon_proc import wait_for  # noqa: E402
+from fakes import FakeGitHub, FakeHub, FakeSlack  # noqa: E402
 from webhook_helpers import GB, LiveDaemon, webhook_config  # noqa: E402
 
 from watcher.config import Schedule  # noqa: E402

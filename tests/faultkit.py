@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
 from helpers import base_config
 
 TOKEN = "xoxb-fault-token-123456"

@@ -7,9 +7,10 @@ import logging
 from dataclasses import dataclass, field
 
 from helpers import base_config
+
 from watcher import config as config_mod
-from watcher.notify.slack import SlackNotifier
 from watcher.engine.pipeline import run_cycle
+from watcher.notify.slack import SlackNotifier
 from watcher.store.schema import open_current
 
 TOKEN = "xoxb-test-token-123456"

@@ -6,15 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from pathlib import Path
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from watcher.forecast import windows
-from watcher.forecast import alerts
 from watcher import config
+from watcher.forecast import alerts, windows
 from watcher.models import Event, EventKind
 
 GB = 1_000_000_000

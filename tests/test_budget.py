@@ -84,8 +84,8 @@ def test_round_trip_through_plain_data():
 
 def test_retry_after_both_forms_one_parser():
     """RFC 9110: delay-seconds or an HTTP-date; garbage is unknown; a hostile value is capped (MAX_PAUSE)."""
-    from email.utils import format_datetime
     import datetime as dt
+    from email.utils import format_datetime
 
     from watcher.sources.http import MAX_RETRY_AFTER, retry_after_seconds
 
@@ -104,8 +104,8 @@ def test_retry_after_both_forms_one_parser():
 
 
 def test_http_date_retry_after_blocks_both_sources():
-    from email.utils import format_datetime
     import datetime as dt
+    from email.utils import format_datetime
 
     clock = Clock()
     date = format_datetime(dt.datetime.fromtimestamp(clock.now + 300, dt.timezone.utc), usegmt=True)

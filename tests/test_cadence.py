@@ -6,8 +6,7 @@ import datetime as dt
 
 import pytest
 
-from watcher.forecast import windows
-from watcher.forecast import cadence
+from watcher.forecast import cadence, windows
 from watcher.models import WatchState
 
 D = dt.date

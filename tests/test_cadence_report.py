@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 import json
 import os
 import struct
@@ -14,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from watcher.forecast import report as cadence_report
 from watcher import config
+from watcher.forecast import report as cadence_report
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_TEXT = (ROOT / "tests" / "data" / "legacy_qwen.yaml").read_text()

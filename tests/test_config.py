@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from watcher.forecast import windows
 from watcher import config
+from watcher.forecast import windows
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = (ROOT / "config.yaml").read_text()

@@ -3,17 +3,16 @@ naming the mutated field; never a traceback, never a write to the database."""
 
 from __future__ import annotations
 
-import pytest
-
 import hashlib
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from watcher.forecast import windows
 from watcher import config
+from watcher.forecast import windows
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = yaml.safe_load((ROOT / "config.yaml").read_text())

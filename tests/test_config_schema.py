@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from importlib import metadata
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest

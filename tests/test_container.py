@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from daemon_proc import Daemon, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,13 +9,13 @@ import sqlite3
 import time
 
 import pytest
-
 from daemon_proc import Daemon, count, finished_runs, wait_for
 from helpers import base_config
+
 from watcher import config as config_mod
+from watcher.cli import signals as stop_signals
 from watcher.daemon import scheduler as daemon_mod
 from watcher.engine import pipeline
-from watcher.cli import signals as stop_signals
 from watcher.store.db import transaction
 from watcher.store.schema import open_current
 from watcher.store.tables import Delivery, EventRow

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import create_engine, text
-
 from conftest import repo_ids
+from sqlalchemy import create_engine, text
 
 IN_WINDOW = "2026-07-12T12:00:00Z"
 BEFORE_WINDOW = "2026-06-01T12:00:00Z"

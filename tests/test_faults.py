@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from fakes.server import Response
+
 from watcher.config import GitHubSettings, HubSettings, Watch
 from watcher.sources.github import GitHubSource
 from watcher.sources.hf import HubSource

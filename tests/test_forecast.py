@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from watcher.forecast import windows
-from watcher.forecast import cadence, basis as forecast
 from watcher import config
+from watcher.forecast import basis as forecast
+from watcher.forecast import cadence, windows
 
 D = dt.date
 ROOT = Path(__file__).resolve().parents[1]

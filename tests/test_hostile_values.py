@@ -8,7 +8,6 @@ text column it can reach (snapshots, events, the HTTP cache, errors, deliveries)
 from __future__ import annotations
 
 import pytest
-
 from conftest import repo_ids
 
 LONG_TAG = "v" + "9" * 2000

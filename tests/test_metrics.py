@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from watcher import config as config_mod
 from watcher.daemon.metrics import Metrics
-from watcher.notify.console import ConsoleNotifier
 from watcher.engine.pipeline import run_cycle
+from watcher.notify.console import ConsoleNotifier
 from watcher.store.schema import open_current
 
 NOW = dt.datetime(2026, 7, 25, 12, tzinfo=dt.timezone.utc)  # a week past the window: overdue

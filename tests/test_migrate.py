@@ -9,13 +9,13 @@ import subprocess
 import sys
 import threading
 
+import legacy_tables as legacy
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import Session
 
-import legacy_tables as legacy
 from watcher.store import migrate, reader
 from watcher.store.db import StoreError
 from watcher.store.schema import open_current

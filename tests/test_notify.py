@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from watcher.notify.render import build_message, escape, plain_text

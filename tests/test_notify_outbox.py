@@ -7,9 +7,8 @@ import logging
 import time
 
 import pytest
-
-from slack_helpers import Cycles
 from fakes.server import Response
+from slack_helpers import Cycles
 
 GB = 1_000_000_000
 

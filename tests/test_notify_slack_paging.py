@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fakes.slack import channel_id
+
 from watcher.config import SlackSettings
 from watcher.notify.slack import SlackNotifier
 

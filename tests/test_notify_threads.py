@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from slack_helpers import Cycles
+
 from watcher.engine.pipeline import deliver
 from watcher.store.db import transaction
 from watcher.store.tables import Delivery, EventRow

@@ -10,9 +10,9 @@ import yaml
 from test_replay import QWEN36_TIMELINE, ROOT, Replay, days, qwen36_watch
 from typer.testing import CliRunner
 
+from watcher.cli.app import app
 from watcher.engine import status as status_mod
 from watcher.forecast import windows as windows_mod
-from watcher.cli.app import app
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,6 @@ import sqlite3
 import sys
 
 import pytest
-
 from daemon_proc import wait_for
 from faultkit import Rig, Tally, Timeline, kill_runs, placeholder, weights
 

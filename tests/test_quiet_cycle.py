@@ -9,8 +9,8 @@ import sqlite3
 
 import pytest
 import yaml
-
 from helpers import base_config
+
 from watcher import config as config_mod
 from watcher.engine.pipeline import run_cycle
 from watcher.store.schema import open_current

@@ -18,8 +18,8 @@ from helpers import base_config
 
 from watcher import config as config_mod
 from watcher.engine import status as status_mod
-from watcher.notify.slack import SlackNotifier
 from watcher.engine.pipeline import run_cycle
+from watcher.notify.slack import SlackNotifier
 from watcher.store import queries
 from watcher.store.db import transaction
 from watcher.store.schema import open_current

@@ -15,10 +15,9 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import create_engine, text
-
 from daemon_proc import wait_for
 from helpers import base_config
+from sqlalchemy import create_engine, text
 
 IN_WINDOW, AFTER_WINDOW = "2026-07-12T12:00:00Z", "2026-07-25T12:00:00Z"
 INTERVAL = 1.0

@@ -4,11 +4,10 @@ error bodies (the way proxies, gateways and misbehaving servers do)."""
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import signal
 
+import pytest
 from daemon_proc import wait_for
 from fakes.server import Response
 from faultkit import Rig

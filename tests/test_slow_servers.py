@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from fakes.hub import FakeHub
+
 from watcher.config import GitHubSettings, HubSettings, Watch
 from watcher.sources.github import GitHubSource
 from watcher.sources.hf import MAX_PAGES, HubSource
@@ -179,6 +179,7 @@ def test_poll_ends_within_the_documented_bound_when_every_server_is_slow(watcher
 
 def test_slack_token_never_follows_a_redirect_to_another_host(slack):
     from fakes.slack import FakeSlack
+
     from watcher.config import SlackSettings
     from watcher.notify import DeliveryError
     from watcher.notify.slack import SlackNotifier

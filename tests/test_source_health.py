@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
-
 import datetime as dt
 import io
 import json
 import logging
 import sqlite3
 
+import pytest
+
 from watcher import config as config_mod
-from watcher.notify.console import ConsoleNotifier
 from watcher.engine.pipeline import run_cycle
+from watcher.notify.console import ConsoleNotifier
 from watcher.store.schema import open_current
 
 

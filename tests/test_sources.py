@@ -6,10 +6,10 @@ import datetime as dt
 import time
 
 import pytest
+from fakes.server import Response
 from huggingface_hub import HfApi, constants, set_client_factory
 from huggingface_hub.utils._http import default_client_factory
 
-from fakes.server import Response
 from watcher.config import GitHubSettings, HubSettings, Watch
 from watcher.sources.github import GitHubSource, web_url
 from watcher.sources.hf import HubSource, search_prefix

@@ -8,17 +8,17 @@ import threading
 
 import pytest
 import yaml
-from slack_sdk.webhook import WebhookClient
-
 from fakes.server import Response
 from helpers import base_config
+from slack_sdk.webhook import WebhookClient
 from test_faults import GH_WATCH, HUB_WATCH, gh_poll, hang, hub_poll
+
 from watcher import config as config_mod
-from watcher.models import DeliveryState, Reason, RepoSnapshot, Source, SourceProblem, has_open_weights, released
 from watcher.engine import delivery as outbox
+from watcher.engine.pipeline import fetch, run_cycle, utcnow
+from watcher.models import DeliveryState, Reason, RepoSnapshot, Source, SourceProblem, has_open_weights, released
 from watcher.notify.base import DeliveryError, Notifier
 from watcher.notify.render import Message, plain_text
-from watcher.engine.pipeline import fetch, run_cycle, utcnow
 from watcher.store import outbox as store_outbox
 from watcher.store.db import transaction
 from watcher.store.schema import open_current

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from webhook_helpers import SECRET
 
 URL = "https://watcher.example.org/hooks/huggingface"

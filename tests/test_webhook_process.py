@@ -7,11 +7,10 @@ import signal
 
 import pytest
 import yaml
-
+from daemon_proc import wait_for
 from fakes.hub_webhooks import post
 from test_replicas import IN_WINDOW, Daemon
 from test_webhook_replicas import receiver_url
-from daemon_proc import wait_for
 from webhook_helpers import GB, SECRET, webhook_config
 
 pytestmark = pytest.mark.slow

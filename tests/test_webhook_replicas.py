@@ -7,11 +7,10 @@ import re
 
 import pytest
 import yaml
-from sqlalchemy import text
-
-from fakes.hub_webhooks import post
-from test_replicas import IN_WINDOW, Replicas
 from daemon_proc import wait_for
+from fakes.hub_webhooks import post
+from sqlalchemy import text
+from test_replicas import IN_WINDOW, Replicas
 from webhook_helpers import GB, SECRET, webhook_config
 
 pytestmark = pytest.mark.slow

@@ -11,11 +11,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
-from fakes.hub_webhooks import post
-from watcher.daemon.metrics import Metrics
 from daemon_proc import wait_for
+from fakes.hub_webhooks import post
 from webhook_helpers import GB, SECRET, LiveDaemon, webhook_config
+
+from watcher.daemon.metrics import Metrics
 
 PROMISE = 5.0  # the promise: the Slack alert within 5 s of the webhook
 

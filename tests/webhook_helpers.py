@@ -7,6 +7,7 @@ import logging
 import threading
 
 from helpers import base_config
+
 from watcher import config as config_mod
 from watcher.daemon import scheduler as daemon_mod
 from watcher.store.schema import open_current

@@ -15,11 +15,11 @@ from __future__ import annotations
 import functools
 import http.client
 import io
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any

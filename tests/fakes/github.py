@@ -14,8 +14,18 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from .github_json import (GhEvent, GhRelease, GhRepo, event_json, org_json, owner_json, rate_json,
-                          release_json, repo_json, tag_json)
+from .github_json import (
+    GhEvent,
+    GhRelease,
+    GhRepo,
+    event_json,
+    org_json,
+    owner_json,
+    rate_json,
+    release_json,
+    repo_json,
+    tag_json,
+)
 from .server import FakeServer, Request, Response, to_datetime, utcnow
 
 DOCS = "https://docs.github.com/rest"

@@ -13,7 +13,7 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, unquote, urlencode, urlsplit, parse_qsl
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from .hub_webhooks import HubWebhooks
 from .server import FakeServer, Request, Response, to_datetime, utcnow

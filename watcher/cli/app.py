@@ -54,12 +54,10 @@ def poll(
     """Run one cycle now: poll every watch, detect, store, deliver alerts, print a summary."""
     cfg = load_config(ctx, "ERROR")
     engine = open_store(cfg)
-    from watcher.engine.pipeline import run_cycle
-    from watcher.store.locks import store_lock
-
     from sqlalchemy.exc import SQLAlchemyError
 
-    from watcher.store.locks import LockFileError, sqlite_path
+    from watcher.engine.pipeline import run_cycle
+    from watcher.store.locks import LockFileError, sqlite_path, store_lock
 
     try:
         with store_lock(engine):  # concurrent polls (cron, replicas) take turns: each sees the last one's state
@@ -127,7 +125,8 @@ def _status_through_sqlalchemy(cfg, moment: dt.datetime) -> dict:
     """Any other database, or an SQLite file sqlite3 could not read as it is (missing, behind, unreadable)."""
     from watcher.engine import status as status_mod
     from watcher.store.db import StoreError
-    from watcher.store.reader import NoDatabase, empty_store, open_reader as reader
+    from watcher.store.reader import NoDatabase, empty_store
+    from watcher.store.reader import open_reader as reader
 
     missing = None
     try:
@@ -196,8 +195,8 @@ def run(
     logs.setup(log_format.value, chosen_level(ctx, "INFO"), sys.stdout)
     cfg = load_config(ctx, None)
     engine = open_store(cfg)
-    from watcher.daemon import scheduler as daemon
     from watcher import notify
+    from watcher.daemon import scheduler as daemon
 
     warning = notify.slack_warning(cfg)
     if warning:
@@ -328,7 +327,8 @@ def _released(cfg, watch: str) -> bool | None:
     from watcher.models import released
     from watcher.store import queries
     from watcher.store.db import StoreError, transaction
-    from watcher.store.reader import NoDatabase, open_reader as reader
+    from watcher.store.reader import NoDatabase
+    from watcher.store.reader import open_reader as reader
 
     try:
         engine = reader(cfg.database)

@@ -72,7 +72,8 @@ def open_reader(config):
     """For commands that only read: create nothing, write nothing (see store/reader.py); exit 1 if there is
     no database yet, 2 if it cannot be read."""
     from watcher.store.db import StoreError
-    from watcher.store.reader import NoDatabase, open_reader as reader
+    from watcher.store.reader import NoDatabase
+    from watcher.store.reader import open_reader as reader
 
     try:
         return reader(config.database)

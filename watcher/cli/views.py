@@ -207,8 +207,8 @@ def print_events(items: list[dict[str, Any]], console: Console | None = None) ->
 
 def print_config(config, destinations: list[str], warning: str | None, console: Console | None = None) -> None:
     console = console or _console()
-    from watcher.forecast import windows
     from watcher.config import format_duration
+    from watcher.forecast import windows
 
     e = _text  # every configured value is data: a title with `[/]` must print, not crash
     schedule = config.schedule

@@ -24,7 +24,8 @@ def setup(
     """Create or update (idempotently) one Hub webhook for URL watching every watch's authors; secret from
     WATCHER_WEBHOOK_SECRET, token from HF_TOKEN."""
     from watcher.cli.common import fail, load_config
-    from watcher.cli.hub_webhooks import SetupError, check_url, setup as do_setup
+    from watcher.cli.hub_webhooks import SetupError, check_url
+    from watcher.cli.hub_webhooks import setup as do_setup
     from watcher.daemon.webhooks import WebhookError, secret_from_env
 
     cfg = load_config(ctx, "ERROR")

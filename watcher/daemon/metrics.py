@@ -17,11 +17,11 @@ from sqlalchemy import Engine, func, select
 
 from watcher import telemetry
 from watcher.config import Config
-from watcher.models import DeliveryState, Source, WatchState
-from watcher.store.tables import Delivery
-from watcher.engine.pipeline import Clock, CycleResult, utcnow
-from watcher.sources import SOURCES
 from watcher.daemon.webhooks import REASONS
+from watcher.engine.pipeline import Clock, CycleResult, utcnow
+from watcher.models import DeliveryState, Source, WatchState
+from watcher.sources import SOURCES
+from watcher.store.tables import Delivery
 
 log = logging.getLogger(__name__)
 

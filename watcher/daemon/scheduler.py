@@ -26,9 +26,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from watcher import notify
-from watcher.engine import pipeline
 from watcher.config import Config, Watch, format_duration
 from watcher.daemon.leader import Leadership
+from watcher.engine import pipeline
 from watcher.engine.pipeline import Clock, utcnow
 from watcher.store import locks
 from watcher.store.db import safe_url, transaction

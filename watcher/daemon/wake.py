@@ -23,21 +23,18 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from sqlalchemy import Engine
-
 from watcher import telemetry
-from watcher.daemon import webhooks
 from watcher.config import Config
+from watcher.daemon import webhooks
 from watcher.daemon.leader import Leadership, identity
 from watcher.store.db import safe_url, transaction
 from watcher.store.locks import is_postgres, store_lock
 from watcher.store.problems import describe
 from watcher.store.tables import WebhookReceipt, WebhookWakeup
-
 
 log = logging.getLogger(__name__)
 SETTLE = 1.0  # seconds a burst of payloads may take to arrive: the burst becomes one poll

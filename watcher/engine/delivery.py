@@ -299,7 +299,9 @@ def build(config: Config, session, row: Delivery, clock: Clock) -> Message | Non
     if not events:
         return None
     try:
-        from watcher.engine import observed  # late: observed imports config, which the notify package must not need first
+        from watcher.engine import (
+            observed,  # late: observed imports config, which the notify package must not need first
+        )
 
         seen = observed.attach(config, session)
         watch = seen.watch(row.watch)

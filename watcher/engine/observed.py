@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from watcher.forecast import variant_state as vs
 from watcher.config import Cadence, Config, Generation, Watch
+from watcher.forecast import variant_state as vs
 
 if TYPE_CHECKING:  # `status` attaches rows it read through sqlite3, without importing SQLAlchemy
     from sqlalchemy.orm import Session

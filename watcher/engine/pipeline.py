@@ -15,21 +15,20 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from watcher.forecast import alerts
 from watcher import models, notify
-from watcher.engine import observed, polling, source_health
-from watcher.forecast import variant_state as vs
 from watcher.config import Cadence, Config, Watch
-from watcher.engine.detect import detect
-from watcher.models import Event, EventKind, Reason, RepoSnapshot, SourceProblem, SourceReport
 from watcher.engine import delivery as outbox
+from watcher.engine import observed, polling, source_health
+from watcher.engine.detect import detect
+from watcher.forecast import alerts
+from watcher.forecast import variant_state as vs
+from watcher.forecast.windows import expected_window
+from watcher.models import Event, EventKind, Reason, RepoSnapshot, SourceProblem, SourceReport
 from watcher.redact import redact
 from watcher.sources import SOURCES, Source, name_matches, sanitize
-from watcher.store import queries
-from watcher.store import retention
+from watcher.store import queries, retention
 from watcher.store.db import transaction
 from watcher.store.tables import PollRun
-from watcher.forecast.windows import expected_window
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]

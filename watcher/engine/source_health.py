@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from watcher import reasons
 from watcher.config import Config, Watch
-from watcher.models import Event, EventKind, Reason, SourceReport
 from watcher.engine import delivery as outbox
+from watcher.models import Event, EventKind, Reason, SourceReport
 from watcher.store.tables import SourceHealth
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,11 @@ import datetime as dt
 import os
 from typing import TYPE_CHECKING, Any
 
-from watcher.forecast import cadence, windows
 from watcher import models, notify
-from watcher.engine import observed
-from watcher.forecast import variant_state as vs
 from watcher.config import Config
+from watcher.engine import observed
+from watcher.forecast import cadence, windows
+from watcher.forecast import variant_state as vs
 from watcher.models import FAILED, PENDING
 from watcher.store import lite, status_reads
 from watcher.store.status_reads import StatusData

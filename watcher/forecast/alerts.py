@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from watcher.config import Watch
 from watcher.forecast import cadence
 from watcher.forecast import variant_state as vs
 from watcher.forecast import variants as vmod
-from watcher.config import Watch
 from watcher.models import Event, EventKind, Source, WatchState
 
 # The kinds whose history the rules below need.

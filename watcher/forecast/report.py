@@ -13,11 +13,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from watcher.forecast import cadence, basis as forecast
-from watcher.forecast import variants as vmod
 from watcher.config import Cadence, Config, Watch
-from watcher.plaintext import markup_safe
+from watcher.forecast import basis as forecast
+from watcher.forecast import cadence
+from watcher.forecast import variants as vmod
 from watcher.forecast.windows import expected_window, history_window
+from watcher.plaintext import markup_safe
 
 
 def pick_watch(config: Config, name: str | None) -> Watch:

@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from watcher.forecast import basis as forecast
-from watcher.forecast.cadence import AUTO, BASES, CadenceError, Window, explicit_window, history_lags, history_of, own_generation
 from watcher.config import Cadence, Config, ConfigError, Watch
+from watcher.forecast import basis as forecast
+from watcher.forecast.cadence import (
+    AUTO,
+    BASES,
+    CadenceError,
+    Window,
+    explicit_window,
+    history_lags,
+    history_of,
+    own_generation,
+)
 
 
 def expected_window(watch: Watch, cadences: Mapping[str, Cadence]) -> Window:

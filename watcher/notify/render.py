@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watcher.models import Source
-from watcher.redact import redact
 from watcher.plaintext import visible
+from watcher.redact import redact
 
 MAX_LINES = 60  # a drop of hundreds of repos still stays one readable message
 _QUANT = re.compile(r"(?i)(?:^|[-_.])(fp8|fp4|int8|int4|w4a16|w8a8|gguf|awq|gptq|mlx|bnb|nf4|exl2|\d+bit)(?=$|[-_.])")

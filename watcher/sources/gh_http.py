@@ -16,17 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from github import Auth, Github, GithubException, GithubRetry
-from github.Requester import Requester
 import requests
 import urllib3
+from github import Auth, Github, GithubException, GithubRetry
+from github.Requester import Requester
 from requests import RequestException
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError
 
 from watcher import DISTRIBUTION, __version__, deadline, telemetry
-from watcher.redact import redact
 from watcher.config import GitHubSettings
+from watcher.redact import redact
 from watcher.sources.budget import HIGH, Budget, parse_retry_after
 from watcher.sources.cache import CacheEntry, HttpCache
 from watcher.sources.http import Deferred, count_request, log_retry

@@ -18,21 +18,36 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import httpcore2
 import httpx2
 from huggingface_hub import constants, set_client_factory
-from huggingface_hub.errors import (DisabledRepoError, HfHubHTTPError, OfflineModeIsEnabled,
-                                    RepositoryNotFoundError)
+from huggingface_hub.errors import DisabledRepoError, HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
 from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_backoff
 from huggingface_hub.utils._http import default_client_factory
 
 from watcher import DISTRIBUTION, __version__, deadline, telemetry
 from watcher.config import HubSettings, Watch
-from watcher.models import (MAX_FILES_KEPT, MAX_ID_LENGTH, Reason, RepoSnapshot, Source, SourceProblem, SourceReport,
-                            is_weight_file)
+from watcher.models import (
+    MAX_FILES_KEPT,
+    MAX_ID_LENGTH,
+    Reason,
+    RepoSnapshot,
+    Source,
+    SourceProblem,
+    SourceReport,
+    is_weight_file,
+)
 from watcher.sources import sanitize
 from watcher.sources.base import name_matches, reason_for_status
 from watcher.sources.budget import LOW, Budget
 from watcher.sources.cache import HttpCache
-from watcher.sources.http import (BoundedRetry, Deferred, Tally, Unavailable, count_request,
-                                  current_priority, priority, redact)
+from watcher.sources.http import (
+    BoundedRetry,
+    Deferred,
+    Tally,
+    Unavailable,
+    count_request,
+    current_priority,
+    priority,
+    redact,
+)
 
 log = logging.getLogger(__name__)
 

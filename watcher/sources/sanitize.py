@@ -14,8 +14,8 @@ import dataclasses
 import re
 from typing import Any
 
-from watcher.plaintext import INVISIBLE
 from watcher.models import MAX_FILES_KEPT, MAX_ID_LENGTH, RepoSnapshot, Source, SourceProblem, SourceReport
+from watcher.plaintext import INVISIBLE
 
 MAX_TAG = 200  # git allows longer ref names; no release tag is anywhere near this
 MAX_TEXT = 1000  # descriptions, error lines

@@ -11,10 +11,10 @@ import tempfile
 from pathlib import Path
 
 from alembic import command
-from alembic.util import CommandError
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, inspect
 
 from watcher.store.errors import StoreError
