@@ -73,6 +73,12 @@ class Watcher:
         merged = {**(self.default_env or {"WATCHER_NOW": IN_WINDOW}), **(env or {})}
         return self.runner.invoke(_app(), ["--config", str(self.path), *args], env=merged, catch_exceptions=False)
 
+    def poll(self, env: dict | None = None) -> str:
+        """One `watcher poll` that must succeed; its stdout (the cycle's summary)."""
+        result = self("poll", env=env)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
     def status(self, env: dict | None = None) -> dict:
         result = self("status", "--json", env=env)
         assert result.exit_code == 0, result.output

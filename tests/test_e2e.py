@@ -20,11 +20,6 @@ def database_url(any_database):
     return any_database
 
 
-def poll_ok(watcher, env=None):
-    result = watcher("poll", env=env)
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
 
 def event_kinds(watcher, limit=100):
     result = watcher("events", "--json", "--limit", str(limit))
@@ -36,7 +31,7 @@ def test_baseline_then_placeholder_then_weights(watcher, hub, github):
     hub.add_model("Qwen/Qwen3.6-27B", {"model.safetensors": 5 * GB})  # older generation: not matched
     hub.add_model("Qwen/Qwen3.7-Max-Preview", {"model.safetensors": GB})  # excluded by *Max*
     env = {"WATCHER_NOW": IN_WINDOW}
-    out = poll_ok(watcher, env)
+    out = watcher.poll(env)
     assert "Watching started: 0 repo(s) already visible" in out
     assert event_kinds(watcher) == [("watch_started", None)]
     status = watcher.watch_status(env)
@@ -45,7 +40,7 @@ def test_baseline_then_placeholder_then_weights(watcher, hub, github):
     assert repo_ids(status, "github") == {"QwenLM/Qwen3.7"}
 
     hub.add_model("Qwen/Qwen3.7-27B", {"README.md": 100, "config.json": 10})
-    out = poll_ok(watcher, env)
+    out = watcher.poll(env)
     assert "New repo, no weights yet (placeholder): Qwen/Qwen3.7-27B" in out
     status = watcher.watch_status(env)
     assert status["state"] == "in_window"  # a placeholder is not a release
@@ -54,7 +49,7 @@ def test_baseline_then_placeholder_then_weights(watcher, hub, github):
     hub.set_files("Qwen/Qwen3.7-27B", {"README.md": 100, "model-00001-of-00002.safetensors": 30 * GB,
                                        "model-00002-of-00002.safetensors": 24_600_000_000})
     hub.update_model("Qwen/Qwen3.7-27B", params=27_300_000_000)
-    out = poll_ok(watcher, env)
+    out = watcher.poll(env)
     assert "Weights published: Qwen/Qwen3.7-27B (54.6 GB, 27.3B params)" in out
     status = watcher.watch_status(env)
     assert status["state"] == "released"
@@ -63,7 +58,7 @@ def test_baseline_then_placeholder_then_weights(watcher, hub, github):
     assert repo["url"] == f"{hub.url}/Qwen/Qwen3.7-27B"
     assert repo["first_seen"] is not None
 
-    poll_ok(watcher, env)  # nothing changed: nothing new
+    watcher.poll(env)  # nothing changed: nothing new
     assert event_kinds(watcher) == [
         ("released", "Qwen/Qwen3.7-27B"),  # the watch's first weights close the cadence loop
         ("weights_published", "Qwen/Qwen3.7-27B"),
@@ -74,18 +69,18 @@ def test_baseline_then_placeholder_then_weights(watcher, hub, github):
 
 def test_existing_release_is_baseline_not_alert(watcher, hub):
     hub.add_model("Qwen/Qwen3.7-27B", {"model.safetensors": GB})
-    out = poll_ok(watcher)
+    out = watcher.poll()
     assert "Already visible: Qwen/Qwen3.7-27B" in out
     assert event_kinds(watcher) == [("watch_started", None)]
     assert watcher.watch_status()["state"] == "released"
 
 
 def test_ten_repo_drop_is_one_message(watcher, hub):
-    poll_ok(watcher)
+    watcher.poll()
     names = [f"Qwen/Qwen3.7-{size}B" for size in (1, 2, 4, 8, 14, 32, 72, 110, 235, 480)]
     for name in names:
         hub.add_model(name, {"model.safetensors": 2 * GB})
-    out = poll_ok(watcher)
+    out = watcher.poll()
     assert out.count("[qwen3.7]") == 1  # one message
     for name in names:
         assert f"Weights published: {name} (2.0 GB" in out
@@ -102,92 +97,92 @@ def _json(value):
 
 
 def test_third_party_reupload_does_not_match(watcher, hub):
-    poll_ok(watcher)
+    watcher.poll()
     hub.add_model("someone/Qwen3.7-27B-GGUF", {"q4.gguf": GB})
     hub.add_model("Qwen/Qwen3.7-Max", {"model.safetensors": GB})
-    out = poll_ok(watcher)
+    out = watcher.poll()
     assert "GGUF" not in out and "Qwen3.7-Max " not in out
     assert event_kinds(watcher) == [("watch_started", None)]
 
 
 def test_hidden_github_repo_turns_public_with_release(watcher, github):
-    poll_ok(watcher)
+    watcher.poll()
     status = watcher.watch_status()
     gh = next(r for r in status["repos"] if r["id"] == "QwenLM/Qwen3.7")
     assert gh["visible"] is False and gh["status"] == 404
     github.add_repo("QwenLM/Qwen3.7", private=True)
-    poll_ok(watcher)
+    watcher.poll()
     assert event_kinds(watcher) == [("watch_started", None)]  # private is still hidden
     github.set_private("QwenLM/Qwen3.7", False)
     github.add_release("QwenLM/Qwen3.7", "v1.0")
-    out = poll_ok(watcher)
+    out = watcher.poll()
     assert "GitHub repo is now public: QwenLM/Qwen3.7" in out and "latest v1.0" in out
     github.add_release("QwenLM/Qwen3.7", "v1.1")
-    out = poll_ok(watcher)
+    out = watcher.poll()
     assert "New release v1.1: QwenLM/Qwen3.7" in out
     assert [k for k, _ in event_kinds(watcher)] == ["release_published", "repo_appeared", "watch_started"]
 
 
 def test_org_listing_finds_new_matching_repos_only(watcher, github):
     github.add_repo("QwenLM/Qwen3.6")
-    poll_ok(watcher)
+    watcher.poll()
     github.add_repo("QwenLM/Qwen3.7-Coder")
     github.add_repo("QwenLM/unrelated")
-    out = poll_ok(watcher)
+    out = watcher.poll()
     assert "New GitHub repo: QwenLM/Qwen3.7-Coder" in out and "unrelated" not in out
 
 
 def test_hub_probe_hidden_status_401_without_token_404_with(watcher, hub):
-    poll_ok(watcher)
+    watcher.poll()
     plus = next(r for r in watcher.watch_status()["repos"] if r["id"] == "Qwen/Qwen3.7-Plus")
     assert plus["visible"] is False and plus["status"] == 401
     hub.add_model("Qwen/Qwen3.7-Plus", {"README.md": 1}, private=True)
-    poll_ok(watcher, {"HF_TOKEN": "hf_testtoken123"})
+    watcher.poll({"HF_TOKEN": "hf_testtoken123"})
     plus = next(r for r in watcher.watch_status()["repos"] if r["id"] == "Qwen/Qwen3.7-Plus")
     assert plus["status"] == 404
     hub.update_model("Qwen/Qwen3.7-Plus", private=False, gated="manual")
-    out = poll_ok(watcher)
+    out = watcher.poll()
     assert "New repo, no weights yet (placeholder): Qwen/Qwen3.7-Plus" in out and "gated (manual)" in out
 
 
 def test_overdue_once_and_window_states(watcher, hub):
-    poll_ok(watcher, {"WATCHER_NOW": BEFORE_WINDOW})
+    watcher.poll({"WATCHER_NOW": BEFORE_WINDOW})
     assert watcher.watch_status({"WATCHER_NOW": BEFORE_WINDOW})["days_until_window"] == 39
-    poll_ok(watcher, {"WATCHER_NOW": IN_WINDOW})
+    watcher.poll({"WATCHER_NOW": IN_WINDOW})
     assert "overdue" not in [k for k, _ in event_kinds(watcher)]
-    out = poll_ok(watcher, {"WATCHER_NOW": AFTER_WINDOW})
+    out = watcher.poll({"WATCHER_NOW": AFTER_WINDOW})
     assert "Overdue: expected 2026-07-10 to 2026-07-18" in out and "7 day(s) late" in out
-    poll_ok(watcher, {"WATCHER_NOW": "2026-07-26T12:00:00Z"})
+    watcher.poll({"WATCHER_NOW": "2026-07-26T12:00:00Z"})
     assert [k for k, _ in event_kinds(watcher)].count("overdue") == 1
     status = watcher.watch_status({"WATCHER_NOW": AFTER_WINDOW})
     assert status["state"] == "overdue" and status["days_overdue"] == 7
     hub.add_model("Qwen/Qwen3.7-9B", {"model.safetensors": GB})
-    poll_ok(watcher, {"WATCHER_NOW": "2026-07-27T12:00:00Z"})
+    watcher.poll({"WATCHER_NOW": "2026-07-27T12:00:00Z"})
     assert watcher.watch_status({"WATCHER_NOW": "2026-07-27T12:00:00Z"})["state"] == "released"
 
 
 def test_failing_source_is_reported_and_hides_nothing(watcher, hub, github):
     hub.add_model("Qwen/Qwen3.7-27B", {"model.safetensors": GB})
-    poll_ok(watcher)
+    watcher.poll()
     hub.down = True
-    out = poll_ok(watcher)
+    out = watcher.poll()
     assert "error: huggingface author Qwen:" in out and "503" in out
     assert "Repo hidden" not in out
     status = watcher.status()
     assert any("huggingface author Qwen" in e for e in status["last_poll"]["errors"])
     assert repo_ids(status["watches"][0], "huggingface", visible=True) == {"Qwen/Qwen3.7-27B"}
     github.add_repo("QwenLM/Qwen3.7")  # the other source still works in the same cycle
-    out = poll_ok(watcher)
+    out = watcher.poll()
     assert "GitHub repo is now public: QwenLM/Qwen3.7" in out
     hub.down = False
     hub.remove_model("Qwen/Qwen3.7-27B")
-    out = poll_ok(watcher)
+    out = watcher.poll()
     assert "Repo hidden or deleted: Qwen/Qwen3.7-27B" in out
 
 
 def test_github_bad_token_is_a_reported_error(watcher, github):
     github.valid_tokens = {"ghp_goodtoken123"}
-    out = poll_ok(watcher, {"GITHUB_TOKEN": "ghp_badtoken456"})
+    out = watcher.poll({"GITHUB_TOKEN": "ghp_badtoken456"})
     assert "github QwenLM/Qwen3.7: 401 Bad credentials" in out
     assert "ghp_badtoken456" not in out
     status = watcher.status({"GITHUB_TOKEN": "ghp_badtoken456"})
@@ -200,7 +195,7 @@ def test_one_listing_per_author_and_pagination(watcher, hub):
     for i in range(10):
         hub.add_model(f"Qwen/Qwen3.7-{i}B", {"model.safetensors": GB})
     watcher.config["watches"][0]["huggingface"]["include"] = ["Qwen3.7-*B", "Qwen3.7-*-Instruct", "Qwen3.7-?B"]
-    poll_ok(watcher)
+    watcher.poll()
     listings = [r for r in hub.requests if r.path == "/api/models"]
     # one listing per author whatever the number of patterns: 10 repos at 3 a page is 4 pages
     assert len(listings) == 4
@@ -220,10 +215,10 @@ def test_bad_config_exits_2_with_one_line_and_writes_nothing(watcher, tmp_path):
 
 
 def test_events_limit_newest_first(watcher, hub):
-    poll_ok(watcher)
+    watcher.poll()
     for i in range(3):
         hub.add_model(f"Qwen/Qwen3.7-{i}B", {"README.md": 1})
-        poll_ok(watcher)
+        watcher.poll()
     result = watcher("events", "--json", "--limit", "2")
     items = json.loads(result.stdout)
     assert [e["repo_id"] for e in items] == ["Qwen/Qwen3.7-2B", "Qwen/Qwen3.7-1B"]

@@ -22,11 +22,6 @@ def database_url(any_database):
     return any_database
 
 
-def poll(watcher, env=None):
-    result = watcher("poll", env=env)
-    assert result.exit_code == 0, result.output
-    return result.output
-
 
 def test_hostile_values_never_wedge_the_store(watcher, hub, github, slack):
     github.add_repo("QwenLM/Qwen3.7", private=False, description="a\x00b\ud800" + HUGE)
@@ -37,14 +32,14 @@ def test_hostile_values_never_wedge_the_store(watcher, hub, github, slack):
     slack.fail_next(1, status=200, body={"ok": False, "error": "weird\x00_error[/]" + "e" * 5000},
                     path_contains="chat.postMessage")
     env = {"SLACK_BOT_TOKEN": TOKEN}
-    poll(watcher, env)
+    watcher.poll(env)
     for tag in (LONG_TAG, NUL_TAG, SURROGATE_TAG, "v3.7.0"):
         github.add_release("QwenLM/Qwen3.7", tag)
-    out = poll(watcher, env)
+    out = watcher.poll(env)
     assert "github QwenLM/Qwen3.7: 3 release/tag name(s) longer than 200 characters or with NUL dropped" in out
     assert any("v3.7.0" in m["text"] for m in slack.messages)  # the ordinary release still alerts
     hub.add_model("Qwen/Qwen3.7-2B", {"model.safetensors": 1})
-    out = poll(watcher, env)  # the store still takes a new cycle: nothing wedged
+    out = watcher.poll(env)  # the store still takes a new cycle: nothing wedged
     assert "alerts delivered 1, pending 0" in out and any("Qwen/Qwen3.7-2B" in m["text"] for m in slack.messages)
     assert {"Qwen/Qwen3.7-1B", "Qwen/Qwen3.7-2B"} <= repo_ids(watcher.watch_status(), "huggingface")
     assert "failing" not in watcher("status", "--check", env=env).output

@@ -22,19 +22,14 @@ def slack_watcher(watcher, slack):
     return watcher
 
 
-def poll(watcher, env=None):
-    result = watcher("poll", env=env)
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
 
 def test_slack_bot_token_posts_one_message_per_cycle(slack_watcher, hub, slack):
     env = {"SLACK_BOT_TOKEN": TOKEN}
     slack.valid_tokens = {TOKEN}
-    poll(slack_watcher, env)
+    slack_watcher.poll(env)
     for size in (7, 32):
         hub.add_model(f"Qwen/Qwen3.7-{size}B", {"model.safetensors": size * GB})
-    out = poll(slack_watcher, env)
+    out = slack_watcher.poll(env)
     assert "alerts delivered 1, pending 0" in out
     assert len(slack.messages) == 2  # watch_started, then the drop
     message = slack.messages[-1]
@@ -49,27 +44,27 @@ def test_slack_bot_token_posts_one_message_per_cycle(slack_watcher, hub, slack):
 @pytest.mark.slow
 def test_slack_failing_then_recovering_delivers_each_alert_once_in_order(slack_watcher, hub, slack):
     env = {"SLACK_BOT_TOKEN": TOKEN}
-    poll(slack_watcher, env)
+    slack_watcher.poll(env)
     assert len(slack.messages) == 1
     slack.down = True
     hub.add_model("Qwen/Qwen3.7-1B", {"README.md": 1})
-    out = poll(slack_watcher, env)
+    out = slack_watcher.poll(env)
     assert "alerts delivered 0, pending 1" in out
     hub.set_files("Qwen/Qwen3.7-1B", {"model.safetensors": GB})
-    out = poll(slack_watcher, env)
+    out = slack_watcher.poll(env)
     assert "alerts delivered 0, pending 2" in out
     status = slack_watcher.status(env)
     assert status["pending_alerts"] == 2
     assert status["undelivered"][0]["last_error"].startswith("slack")
     slack.down = False
     slack.error_next(1, "internal_error")  # an ok:false answer is not a delivery either
-    assert "alerts delivered 0, pending 2" in poll(slack_watcher, env)
-    out = poll(slack_watcher, env)
+    assert "alerts delivered 0, pending 2" in slack_watcher.poll(env)
+    out = slack_watcher.poll(env)
     assert "alerts delivered 2, pending 0" in out
     texts = [m["text"] for m in slack.messages]
     assert len(texts) == 3
     assert "New repo, no weights yet" in texts[1] and "Weights published" in texts[2]
-    poll(slack_watcher, env)
+    slack_watcher.poll(env)
     assert len(slack.messages) == 3  # nothing is sent twice
     assert slack_watcher.status(env)["pending_alerts"] == 0
 
@@ -78,28 +73,28 @@ def test_slack_rate_limit_keeps_alert_pending(slack_watcher, slack):
     env = {"SLACK_BOT_TOKEN": TOKEN}
     slack_watcher.config["slack"]["max_retry_wait"] = "10s"  # a longer Retry-After waits for the next cycle
     slack.rate_limit_next(1, retry_after=30)
-    out = poll(slack_watcher, env)
+    out = slack_watcher.poll(env)
     assert "pending 1" in out and "ratelimited" in out
-    assert "delivered 1" in poll(slack_watcher, env)
+    assert "delivered 1" in slack_watcher.poll(env)
     assert len(slack.messages) == 1
 
 
 def test_slack_webhook(slack_watcher, hub, slack):
     env = {"SLACK_WEBHOOK_URL": slack.webhook_url}
-    poll(slack_watcher, env)
+    slack_watcher.poll(env)
     slack.webhook_error_next(1, status=500, body="rollup_error")
     hub.add_model("Qwen/Qwen3.7-4B", {"model.gguf": GB})
-    out = poll(slack_watcher, env)
+    out = slack_watcher.poll(env)
     assert "slack webhook: HTTP 500 rollup_error" in out and "pending 1" in out
     assert slack.webhook_url.split("/services/")[1] not in out  # the webhook URL is a secret
-    out = poll(slack_watcher, env)
+    out = slack_watcher.poll(env)
     assert "delivered 1" in out
     assert [m["via"] for m in slack.messages] == ["webhook", "webhook"]
     assert "Qwen/Qwen3.7-4B" in slack.messages[-1]["text"]
 
 
 def test_slack_section_without_credentials_falls_back_to_console(slack_watcher, slack):
-    out = poll(slack_watcher)
+    out = slack_watcher.poll()
     assert "[qwen3.7]" in out and "delivered 1" in out
     assert slack.messages == []
     assert "neither SLACK_BOT_TOKEN nor SLACK_WEBHOOK_URL" in slack_watcher.status()["warnings"][0]
@@ -109,9 +104,9 @@ def test_api_text_cannot_ping_or_break_links(slack_watcher, github, slack):
     """A repo id cannot carry `<`, `!` or `@` (such ids are dropped, test_bad_data.py); a git tag can."""
     env = {"SLACK_BOT_TOKEN": TOKEN}
     github.add_repo("QwenLM/Qwen3.7", private=False)
-    poll(slack_watcher, env)
+    slack_watcher.poll(env)
     github.add_release("QwenLM/Qwen3.7", "v<!channel>&<@U123>")
-    poll(slack_watcher, env)
+    slack_watcher.poll(env)
     section = slack.messages[-1]["blocks"][1]["text"]["text"]
     assert "<!channel>" not in section and "<@U123>" not in section
     assert "&lt;!channel&gt;&amp;&lt;@U123&gt;" in section
@@ -135,7 +130,7 @@ def test_render_escapes_and_groups_by_repo():
 
 
 def test_console_is_default_and_marks_delivered(watcher, hub):
-    out = poll(watcher)
+    out = watcher.poll()
     assert "[qwen3.7] Qwen 3.7 open-weight variants: watching started" in out
     status = watcher.status()
     assert status["destinations"] == ["console"] and status["pending_alerts"] == 0
