@@ -1,6 +1,6 @@
 """What every command module shares: the one-line failure, the clock, the config and the database it opens.
 
-Its own module so that `cli` (the app) and the sub-apps (`cli_db`, `cli_webhooks`) both import it
+Its own module so that the app (`app.py`) and the sub-apps (`db.py`, `webhooks.py`) both import it
 and neither imports the other.
 """
 

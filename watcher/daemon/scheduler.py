@@ -43,7 +43,7 @@ class Stopped(enum.Enum):
     """How `Daemon.run` ended."""
 
     CLEAN = "clean"  # every job finished; the scheduler's threads are gone
-    ABANDONED = "abandoned"  # the running job outlived shutdown_timeout; its thread still runs (see stop_signals)
+    ABANDONED = "abandoned"  # the running job outlived shutdown_timeout; its thread still runs (see cli/signals.py)
 
 
 def poll_groups(config: Config) -> dict[str, list[Watch]]:
