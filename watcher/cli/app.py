@@ -11,10 +11,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from watcher.cli.common import fail, first_line, load_config, now, open_reader, open_store, safe_url
+from watcher.cli.common import fail, load_config, now, open_reader, open_store
 from watcher.cli.options import ConfigOption, LogFormat, LogLevelOption, VerboseOption, chosen_level
 from watcher.plaintext import visible
 from watcher.redact import redact
+from watcher.store.errors import first_line, safe_url
 
 # Plain help (no Rich panels): Typer's Rich help tags every option with `<bool>`/`<str>`.
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,

@@ -56,18 +56,6 @@ def load_config(ctx: typer.Context, log_default: str | None = "WARNING"):
     return cfg
 
 
-def safe_url(url: str) -> str:
-    """The database URL for messages, password masked (SQLAlchemy loads only when a message needs it)."""
-    from watcher.store.db import safe_url as masked
-
-    return masked(url)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def open_reader(config):
     """For commands that only read: create nothing, write nothing (see store/reader.py); exit 1 if there is
     no database yet, 2 if it cannot be read."""

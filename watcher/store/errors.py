@@ -1,10 +1,8 @@
 """The store's one error type and the two helpers every message uses: a leaf, so that the engine,
-the reader and the migrations can all raise it without importing one another."""
+the reader and the migrations can all raise it without importing one another. SQLAlchemy loads only
+when a URL is masked, so the CLI's sqlite3 paths can use these too."""
 
 from __future__ import annotations
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from watcher.redact import redact
 
@@ -15,6 +13,9 @@ class StoreError(Exception):
 
 def safe_url(url: str) -> str:
     """The URL with any password masked, for messages."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return redact(make_url(url).render_as_string(hide_password=True))  # also ?password=... in the query
     except (ArgumentError, ValueError):

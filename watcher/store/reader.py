@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from watcher.store.errors import StoreError, first_line, safe_url
 from watcher.store.opened import opened
-from watcher.store.revision import VERSIONS, head  # noqa: F401 - reader.head is what callers and tests know
+from watcher.store.revision import head
 
 HOW_TO_CREATE = "`watcher poll` (one cycle) or `watcher db upgrade` creates it"
 
