@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from watcher.store.cycle_reads import Validators, budgets_of
 from watcher.store.tables import ApiBudgetRow, HttpCacheRow
 
 STALE_AFTER = dt.timedelta(days=30)  # then one full request refreshes it; removed orgs do not pile up
 
 
-def load_cache(session: Session, source: str) -> dict[str, tuple[str | None, str | None, Any]]:
+def load_cache(session: Session, source: str) -> Validators:
     rows = session.scalars(select(HttpCacheRow).where(HttpCacheRow.source == source))
     return {row.key: (row.etag, row.last_modified, row.body) for row in rows}
 
@@ -33,7 +34,7 @@ def save_cache(session: Session, source: str, changed: Mapping[str, tuple[str | 
 
 
 def load_budgets(session: Session) -> dict[str, dict[str, Any]]:
-    return {row.source: dict(row.state or {}) for row in session.scalars(select(ApiBudgetRow))}
+    return budgets_of((row.source, row.state) for row in session.scalars(select(ApiBudgetRow)))
 
 
 def save_budget(session: Session, source: str, state: dict[str, Any], now: dt.datetime) -> None:

@@ -1,5 +1,6 @@
-"""Read-only answers from an SQLite file through the standard library's sqlite3, for `status --check` and
-`status` (store/status_reads.py).
+"""Read-only answers from an SQLite file through the standard library's sqlite3, for `status --check`,
+`status` (store/status_reads.py) and the reads a `watcher poll` makes before its first request
+(store/cycle_reads.py).
 
 Why: a container health check runs every few seconds, and importing SQLAlchemy costs more than the
 whole check. Only plain `sqlite:///path` URLs take this path; anything it cannot read the same way
@@ -9,9 +10,13 @@ whole check. Only plain `sqlite:///path` URLs take this path; anything it cannot
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, unquote
+
+from watcher.store.revision import head
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,11 @@ def when(value) -> dt.datetime | None:
     return parsed.replace(tzinfo=dt.timezone.utc) if parsed.tzinfo is None else parsed
 
 
+def loads(value: str | bytes | None) -> Any:
+    """SQLAlchemy's JSON type on SQLite: text through json.loads; SQL NULL is None."""
+    return None if value is None else json.loads(value)
+
+
 def stamp(value: dt.datetime) -> str:
     """A datetime as SQLAlchemy binds it on SQLite (UTC, naive text), so comparisons in SQL match its own."""
     return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -56,6 +66,13 @@ def connect_read_only(path: str) -> sqlite3.Connection | None:
         return sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=30, isolation_level=None)
     except sqlite3.Error:
         return None
+
+
+def begin_at_head(conn: sqlite3.Connection) -> bool:
+    """Open one read transaction (one snapshot for every query that follows) and say whether the schema is
+    this release's newest; any other revision is SQLAlchemy's and Alembic's to read or refuse."""
+    conn.execute("BEGIN")
+    return [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")] == [head()]
 
 
 def health_rows(path: str) -> tuple[DaemonRunRow | None, list[HealthRow]] | None:

@@ -14,8 +14,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, text
+if TYPE_CHECKING:  # SQLAlchemy loads only where a lock needs an engine: `watcher poll` takes its file lock first
+    from sqlalchemy import Connection, Engine
 
 # Fixed 64-bit keys in PostgreSQL's advisory-lock space ("watcher" in ASCII, then a slot number).
 STORE_KEY = 0x7761746368657201  # migrations and poll cycles: one at a time
@@ -75,6 +77,15 @@ def lock_file(engine: Engine, suffix: str) -> Path | None:
     return path.with_name(path.name + suffix) if path else None
 
 
+CYCLE_LOCK = ".cycle.lock"
+
+
+def cycle_lock_path(database: str) -> Path:
+    """The store lock of the SQLite file at `database`: one function, so every taker locks the same file."""
+    path = Path(database).resolve()
+    return path.with_name(path.name + CYCLE_LOCK)
+
+
 @contextmanager
 def store_lock(engine: Engine) -> Iterator[None]:
     """Held for a migration or a whole poll cycle; waits for the holder to finish."""
@@ -82,18 +93,20 @@ def store_lock(engine: Engine) -> Iterator[None]:
         with _advisory(engine, STORE_KEY):
             yield
         return
-    path = lock_file(engine, ".cycle.lock")
-    if path is None:
+    database = sqlite_path(engine)
+    if database is None:
         with _memory_locks.setdefault(str(engine.url), threading.Lock()):
             yield
         return
-    with file_lock(path, wait=True):
+    with file_lock(cycle_lock_path(str(database)), wait=True):
         yield
 
 
 @contextmanager
 def _advisory(engine: Engine, key: int) -> Iterator[Connection]:
     """A session-level advisory lock on its own connection, released (or the connection dropped) at exit."""
+    from sqlalchemy import text
+
     conn = engine.connect()
     try:
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})

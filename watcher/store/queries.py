@@ -4,40 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from watcher.models import DELIVERED, FAILED, PENDING, Event, RepoSnapshot  # noqa: F401 - queries.FAILED: callers' name
+from watcher.store.cycle_reads import StoredRepo, fold_repos
 from watcher.store.tables import Delivery, EventRow, PollRun, RepoRow, WatchRow
-
-
-@dataclass(frozen=True)
-class StoredRepo:
-    """One repo row as the cycle found it: enough to write back only what changed."""
-
-    id: int
-    data: dict[str, Any]  # the snapshot JSON exactly as stored
-    snapshot: RepoSnapshot
-    first_seen: dt.datetime | None
-    weights_seen: dt.datetime | None
-    duplicates: tuple[int, ...] = ()  # rows of a second spelling of this repo, stored before ids were case-folded
 
 
 def stored_repos(session: Session, watch: str) -> dict[str, StoredRepo]:
     """A watch's repo rows, loaded once per cycle as plain columns (no ORM objects to track)."""
     query = (select(RepoRow.id, RepoRow.snapshot, RepoRow.first_seen, RepoRow.weights_seen)
              .where(RepoRow.watch == watch).order_by(RepoRow.id))
-    out: dict[str, StoredRepo] = {}
-    for row_id, data, first_seen, weights_seen in session.execute(query):
-        snap = RepoSnapshot.from_dict(data)
-        if snap.key in out:  # the oldest row is kept; the next save folds the others into it
-            out[snap.key] = replace(out[snap.key], duplicates=(*out[snap.key].duplicates, row_id))
-        else:
-            out[snap.key] = StoredRepo(row_id, data, snap, first_seen, weights_seen)
-    return out
+    return fold_repos(tuple(row) for row in session.execute(query))
 
 
 def previous_snapshots(session: Session, watch: str) -> dict[str, RepoSnapshot]:

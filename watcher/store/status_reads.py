@@ -12,14 +12,12 @@ which says what is wrong.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from watcher.store import lite
-from watcher.store.revision import head
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -165,8 +163,7 @@ def through_sqlite(path: str, watches: Sequence[str], now: dt.datetime, webhooks
     if conn is None:
         return None
     try:
-        conn.execute("BEGIN")  # one snapshot for every query, like a daemon's cycle commits in one
-        if [r[0] for r in conn.execute("SELECT version_num FROM alembic_version")] != [head()]:
+        if not lite.begin_at_head(conn):  # one snapshot for every query, like a daemon's cycle commits in one
             return None
         return _read(conn, watches, now, webhooks)
     except (sqlite3.Error, ValueError, TypeError):
@@ -176,7 +173,7 @@ def through_sqlite(path: str, watches: Sequence[str], now: dt.datetime, webhooks
 
 
 def _read(conn: sqlite3.Connection, watches: Sequence[str], now: dt.datetime, webhooks: bool) -> StatusData:
-    when, loads, stamp = lite.when, _json, lite.stamp
+    when, loads, stamp = lite.when, lite.loads, lite.stamp
     day, week = _since(now)
     run = conn.execute("SELECT id, started_at, finished_at, errors, requests, events FROM poll_runs "
                        "ORDER BY id DESC LIMIT 1").fetchone()
@@ -212,8 +209,3 @@ def _read(conn: sqlite3.Connection, watches: Sequence[str], now: dt.datetime, we
             (stamp(week), DAEMON_RUNS))],
         receipt=Receipt(when(receipt[0]), receipt[1], when(receipt[2]), receipt[3]) if receipt else None,
     )
-
-
-def _json(value: str | bytes | None) -> Any:
-    """SQLAlchemy's JSON type on SQLite: text through json.loads; SQL NULL is None."""
-    return None if value is None else json.loads(value)
