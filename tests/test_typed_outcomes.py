@@ -15,7 +15,8 @@ from test_faults import GH_WATCH, HUB_WATCH, gh_poll, hang, hub_poll
 
 from watcher import config as config_mod
 from watcher.engine import delivery as outbox
-from watcher.engine.pipeline import fetch, run_cycle, utcnow
+from watcher.engine.pipeline import run_cycle, utcnow
+from watcher.engine.polling import fetch
 from watcher.models import DeliveryState, Reason, RepoSnapshot, Source, SourceProblem, has_open_weights, released
 from watcher.notify.base import DeliveryError, Notifier
 from watcher.notify.render import Message, plain_text

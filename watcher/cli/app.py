@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import json
@@ -54,22 +55,18 @@ def poll(
 ) -> None:
     """Run one cycle now: poll every watch, detect, store, deliver alerts, print a summary."""
     cfg = load_config(ctx, "ERROR")
-    engine = open_store(cfg)
-    from sqlalchemy.exc import SQLAlchemyError
+    from watcher.engine import head_start
+    from watcher.store.locks import LockFileError
 
-    from watcher.engine.pipeline import run_cycle
-    from watcher.store.locks import LockFileError, sqlite_path, store_lock
-
-    try:
-        with store_lock(engine):  # concurrent polls (cron, replicas) take turns: each sees the last one's state
-            result = run_cycle(cfg, engine, clock=now)
+    try:  # on a plain SQLite file: the cycle lock taken and the requests out before SQLAlchemy loads
+        head = head_start.start(cfg, now)
     except LockFileError as exc:
         fail(str(exc), code=1)
-    except SQLAlchemyError as exc:
-        # Nothing was committed: the next cycle sees the same changes again, so no alert is lost.
-        from watcher.store.problems import describe
-
-        fail(f"database {safe_url(cfg.database)}: cycle not stored: {describe(exc, sqlite_path(engine))}", code=1)
+    try:
+        result = _poll_cycle(cfg, head)
+    finally:
+        if head is not None:
+            head.close()
     requests = sum(result.requests.values())
     typer.echo(
         f"cycle {result.run_id}: {len(cfg.watches)} watch(es) polled in {result.seconds:.1f}s, "
@@ -85,6 +82,26 @@ def poll(
         typer.echo(f"  error: {visible(redact(without_queries(error)))}")
     for line in result.deferred:
         typer.echo(f"  deferred: {visible(redact(line))}")
+
+
+def _poll_cycle(cfg, head):
+    """One cycle under the cycle lock: concurrent polls (cron, replicas) take turns, each sees the last one's state."""
+    engine = open_store(cfg, locked=head is not None)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from watcher.engine.pipeline import run_cycle
+    from watcher.store.locks import LockFileError, sqlite_path, store_lock
+
+    try:
+        with store_lock(engine) if head is None else contextlib.nullcontext():
+            return run_cycle(cfg, engine, clock=now, head=head)
+    except LockFileError as exc:
+        fail(str(exc), code=1)
+    except SQLAlchemyError as exc:
+        # Nothing was committed: the next cycle sees the same changes again, so no alert is lost.
+        from watcher.store.problems import describe
+
+        fail(f"database {safe_url(cfg.database)}: cycle not stored: {describe(exc, sqlite_path(engine))}", code=1)
 
 
 @app.command()

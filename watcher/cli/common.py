@@ -71,14 +71,14 @@ def open_reader(config):
         fail(str(exc))
 
 
-def open_store(config):
+def open_store(config, locked: bool = False):
     """For commands that write (poll, run, notify retry): open, creating the SQLite file, and bring the schema
-    to this release's newest (one SELECT when it is already there)."""
+    to this release's newest (one SELECT when it is already there). `locked`: see schema.open_current."""
     from watcher.store.db import StoreError
     from watcher.store.schema import open_current
 
     try:
-        return open_current(config.database)
+        return open_current(config.database, locked=locked)
     except StoreError as exc:
         fail(str(exc))
 

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -23,12 +24,14 @@ from watcher.engine.detect import detect
 from watcher.forecast import alerts
 from watcher.forecast import variant_state as vs
 from watcher.forecast.windows import expected_window
-from watcher.models import Event, EventKind, Reason, RepoSnapshot, SourceProblem, SourceReport
-from watcher.redact import redact
-from watcher.sources import SOURCES, Source, name_matches, sanitize
+from watcher.models import Event, EventKind, RepoSnapshot, SourceReport
+from watcher.sources import SOURCES, Source, name_matches
 from watcher.store import queries, retention
 from watcher.store.db import transaction
 from watcher.store.tables import PollRun
+
+if TYPE_CHECKING:
+    from watcher.engine.head_start import HeadStart
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -78,24 +81,6 @@ class Coverage:
             return True
         owner, _, name = snap.repo_id.partition("/")
         return owner.lower() in owners and name_matches(name, spec.include, spec.exclude)
-
-
-def fetch(watch: Watch, sources: dict[str, Source], previous: dict[str, RepoSnapshot]) -> list[SourceReport]:
-    """Ask every source; a crash in one source is reported, never allowed to stop the cycle."""
-    reports = []
-    for name, source in sources.items():
-        try:
-            report = sanitize.report(source.poll(watch, previous))  # the boundary: nothing unstorable passes
-        except Exception as exc:  # the cycle must go on; the error is recorded
-            log.exception("watch=%s source=%s crashed", watch.name, name)
-            crash = SourceProblem(name, "", None, Reason.CRASHED, redact(f"unexpected {type(exc).__name__}: {exc}"))
-            report = SourceReport(name, errors=[crash])
-        for error in report.errors:  # details; source_health logs the one WARNING line per source per cycle
-            log.debug("watch=%s %s", watch.name, error)
-        for problem in report.problems:  # one repo's trouble (a size lookup, a dropped value): one line each
-            log.warning("watch=%s %s", watch.name, problem)
-        reports.append(report)
-    return reports
 
 
 def cadence_alerts(session, watch: Watch, cadences: Mapping[str, Cadence], snapshots: dict[str, RepoSnapshot],
@@ -163,17 +148,20 @@ class Stored:
 
 
 def run_cycle(config: Config, engine: Engine, clock: Clock = utcnow, sources: dict[str, Source] | None = None,
-              notifiers: Sequence[notify.Notifier] | None = None, watches: Sequence[Watch] | None = None) -> CycleResult:
-    """Poll every watch (or only `watches`), store what changed in one transaction, then deliver the outbox."""
-    return poll_cycle(Context.of(config, engine, clock, notifiers), watches, sources)
+              notifiers: Sequence[notify.Notifier] | None = None, watches: Sequence[Watch] | None = None,
+              head: HeadStart | None = None) -> CycleResult:
+    """Poll every watch (or only `watches`), store what changed in one transaction, then deliver the outbox.
+    `head`: this cycle's fetch, already under way (engine/head_start.py) for every watch of `config`."""
+    return poll_cycle(Context.of(config, engine, clock, notifiers), watches, sources, head)
 
 
 def poll_cycle(ctx: Context, watches: Sequence[Watch] | None = None,
-               sources: dict[str, Source] | None = None) -> CycleResult:
+               sources: dict[str, Source] | None = None, head: HeadStart | None = None) -> CycleResult:
     """The poll cycle: remember -> fetch -> detect and store (one transaction) -> deliver."""
-    started, tick = ctx.clock(), time.monotonic()
-    memory = remember(ctx, list(watches) if watches is not None else ctx.config.watches, owned=sources is None)
-    reports, stored = fetch_watches(ctx, memory, sources)
+    started, tick = (head.started, head.tick) if head else (ctx.clock(), time.monotonic())
+    chosen = list(watches) if watches is not None else ctx.config.watches
+    memory = remember(ctx, chosen, owned=sources is None, states=head.states if head else None)
+    reports, stored = head.finish() if head else fetch_watches(ctx, memory, sources)
     outcome = store(ctx, memory, stored, reports, started)
     delivery = outbox.deliver(ctx.config, ctx.engine, ctx.notifiers, ctx.clock)
     return CycleResult(outcome.run_id, time.monotonic() - tick, outcome.events, outcome.errors, outcome.requests,
@@ -187,25 +175,26 @@ def webhook_cycle(ctx: Context, woken: set[str]) -> CycleResult | None:
     return poll_cycle(ctx, watches) if watches else None
 
 
-def remember(ctx: Context, watches: list[Watch], owned: bool) -> Memory:
-    """Read what earlier cycles left: observed history, baselined scopes, and (when we build the sources) their state."""
+def remember(ctx: Context, watches: list[Watch], owned: bool, states: dict | None = None) -> Memory:
+    """Read what earlier cycles left: observed history, baselined scopes, and (when we build the sources) their
+    state, unless a head start read it already."""
     with transaction(ctx.engine) as session:
         seen = observed.attach(ctx.config, session)  # windows count what earlier watches of a cadence saw
         baselined = {w.name: queries.baselined_scopes(session, w.name) for w in watches}
-        states = polling.load_states(session, list(SOURCES)) if owned else {}
+        if states is None:
+            states = polling.load_states(session, list(SOURCES)) if owned else {}
     return Memory(watches, seen.cadences, baselined, states)
 
 
 def fetch_watches(ctx: Context, memory: Memory, sources: dict[str, Source] | None):
     """Ask the sources about every watch while the stored repos load; returns (reports, stored repos)."""
     watches, owned = memory.watches, sources is None
-    loading = polling.StoredRepos(ctx.engine, [w.name for w in watches])  # read while the first requests go out
-    if sources is None:  # only the sources some watch uses: a Hub-only config never loads the GitHub client
-        sources = {name: build(ctx.config, memory.states[name]) for name, build in SOURCES.items()
-                   if any(getattr(w, name, None) is not None for w in watches)}
+    loading = polling.StoredRepos.of(ctx.engine, [w.name for w in watches])  # read while the first requests go out
+    if sources is None:
+        sources = polling.build_sources(ctx.config, watches, memory.states)
     try:
-        reports = polling.fetch_all(watches, sources, {w.name: loading.previous(w.name) for w in watches}, fetch,
-                                    polling.watch_workers(ctx.config))
+        reports = polling.fetch_all(watches, sources, {w.name: loading.previous(w.name) for w in watches},
+                                    workers=polling.watch_workers(ctx.config))
     finally:
         if owned:
             for source in sources.values():

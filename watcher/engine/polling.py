@@ -10,20 +10,27 @@ are collected in config order, so a concurrent cycle concludes exactly what a se
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
-from watcher.config import Watch
-from watcher.models import RepoSnapshot, SourceReport
+from watcher.config import Config, Watch
+from watcher.models import Reason, RepoSnapshot, SourceProblem, SourceReport
+from watcher.redact import redact
+from watcher.sources import SOURCES, Source, sanitize
 from watcher.sources.budget import Budget
 from watcher.sources.cache import CacheEntry, HttpCache
 from watcher.sources.sanitize import json_safe
-from watcher.store import cache_queries, queries
-from watcher.store.db import transaction
+from watcher.store.cycle_reads import StoredRepo, Validators
+
+if TYPE_CHECKING:  # this module loads without SQLAlchemy: a poll's head start fetches before it is imported
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 WATCH_WORKERS = 4  # when no config says otherwise (tests that call fetch_all directly)
 
@@ -44,16 +51,25 @@ class SourceState:
 
 
 def load_states(session: Session, names: Sequence[str]) -> dict[str, SourceState]:
-    budgets = cache_queries.load_budgets(session)
+    from watcher.store import cache_queries
+
+    return states_of(names, cache_queries.load_budgets(session), lambda name: cache_queries.load_cache(session, name))
+
+
+def states_of(names: Sequence[str], budgets: dict[str, dict[str, Any]],
+              validators: Callable[[str], Validators]) -> dict[str, SourceState]:
+    """The sources' states from their stored rows, however they were read (SQLAlchemy, or sqlite3 for a head start)."""
     states = {}
     for name in names:
-        entries = {key: CacheEntry(*values) for key, values in cache_queries.load_cache(session, name).items()}
+        entries = {key: CacheEntry(*values) for key, values in validators(name).items()}
         budget = Budget.from_dict(name, budgets.get(name))
         states[name] = SourceState(HttpCache(entries), budget, budget.to_dict() if name in budgets else None)
     return states
 
 
 def save_states(session: Session, states: dict[str, SourceState], now: dt.datetime) -> None:
+    from watcher.store import cache_queries
+
     for name, state in states.items():
         changed = {key: (e.etag, e.last_modified, e.body) for key, e in state.cache.changed().items()}
         cache_queries.save_cache(session, name, changed, now)
@@ -62,11 +78,35 @@ def save_states(session: Session, states: dict[str, SourceState], now: dt.dateti
             cache_queries.save_budget(session, name, budget, now)
 
 
-Fetch = Callable[[Watch, dict, dict[str, RepoSnapshot]], list[SourceReport]]
+def build_sources(config: Config, watches: Sequence[Watch], states: Mapping[str, SourceState]) -> dict[str, Source]:
+    """Only the sources some watch uses: a Hub-only config never loads the GitHub client."""
+    return {name: build(config, states[name]) for name, build in SOURCES.items()
+            if any(getattr(w, name, None) is not None for w in watches)}
 
 
-def fetch_all(watches: Sequence[Watch], sources: dict, previous: dict[str, dict[str, RepoSnapshot]],
-              fetch: Fetch, workers: int = WATCH_WORKERS) -> dict[str, list[SourceReport]]:
+def fetch(watch: Watch, sources: dict[str, Source], previous: Mapping[str, RepoSnapshot]) -> list[SourceReport]:
+    """Ask every source; a crash in one source is reported, never allowed to stop the cycle."""
+    reports = []
+    for name, source in sources.items():
+        try:
+            report = sanitize.report(source.poll(watch, previous))  # the boundary: nothing unstorable passes
+        except Exception as exc:  # the cycle must go on; the error is recorded
+            log.exception("watch=%s source=%s crashed", watch.name, name)
+            crash = SourceProblem(name, "", None, Reason.CRASHED, redact(f"unexpected {type(exc).__name__}: {exc}"))
+            report = SourceReport(name, errors=[crash])
+        for error in report.errors:  # details; source_health logs the one WARNING line per source per cycle
+            log.debug("watch=%s %s", watch.name, error)
+        for problem in report.problems:  # one repo's trouble (a size lookup, a dropped value): one line each
+            log.warning("watch=%s %s", watch.name, problem)
+        reports.append(report)
+    return reports
+
+
+Fetch = Callable[[Watch, dict, Mapping[str, RepoSnapshot]], list[SourceReport]]
+
+
+def fetch_all(watches: Sequence[Watch], sources: dict, previous: Mapping[str, Mapping[str, RepoSnapshot]],
+              fetch: Fetch = fetch, workers: int = WATCH_WORKERS) -> dict[str, list[SourceReport]]:
     """fetch(watch, {name: source}, previous) for every pair, overlapping; reports in config order."""
     pairs = [(w, name) for w in watches for name in sources]
     if workers <= 1 or len(pairs) <= 1:
@@ -89,22 +129,37 @@ class StoredRepos:
     error is raised by result(), in the cycle's own thread; the sources meanwhile see no previous repos.
     """
 
-    def __init__(self, engine, watches: Sequence[str]) -> None:
+    def __init__(self, read: Callable[[], dict[str, dict[str, StoredRepo]]]) -> None:
+        self._read = read
         self._done = threading.Event()
-        self._value: dict[str, dict[str, queries.StoredRepo]] = {}
+        self._value: dict[str, dict[str, StoredRepo]] = {}
         self._error: BaseException | None = None
-        threading.Thread(target=self._load, args=(engine, list(watches)), name="stored-repos", daemon=True).start()
 
-    def _load(self, engine, watches: list[str]) -> None:
-        try:
+    def start(self) -> StoredRepos:
+        threading.Thread(target=self._load, args=(self._read,), name="stored-repos", daemon=True).start()
+        return self
+
+    @classmethod
+    def of(cls, engine: Engine, watches: Sequence[str]) -> StoredRepos:
+        """Through SQLAlchemy, in a transaction of their own."""
+        from watcher.store import queries
+        from watcher.store.db import transaction
+
+        def read() -> dict[str, dict[str, StoredRepo]]:
             with transaction(engine) as session:
-                self._value = {name: queries.stored_repos(session, name) for name in watches}
+                return {name: queries.stored_repos(session, name) for name in watches}
+
+        return cls(read).start()
+
+    def _load(self, read: Callable[[], dict[str, dict[str, StoredRepo]]]) -> None:
+        try:
+            self._value = read()
         except BaseException as exc:  # noqa: BLE001 - handed to the cycle's thread by result()
             self._error = exc
         finally:
             self._done.set()
 
-    def result(self) -> dict[str, dict[str, queries.StoredRepo]]:
+    def result(self) -> dict[str, dict[str, StoredRepo]]:
         self._done.wait()
         if self._error is not None:
             raise self._error

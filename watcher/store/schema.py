@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from watcher.store.db import open_engine, store_errors
+from watcher.store.db import StoreError, open_engine, store_errors
+from watcher.store.errors import safe_url
 from watcher.store.reader import at_head
 
 
@@ -25,7 +26,16 @@ def make_current(engine: Engine) -> Engine:
     return engine
 
 
-def open_current(url: str, create: bool = True) -> Engine:
-    """open_engine, then make_current: what a writer (and a test that wants a ready database) opens."""
+def open_current(url: str, create: bool = True, locked: bool = False) -> Engine:
+    """open_engine, then make_current: what a writer (and a test that wants a ready database) opens.
+
+    `locked`: the caller holds the cycle lock and saw the schema at head (a poll's head start). A migration
+    would wait for that lock forever, so a schema found otherwise now is an error, not an upgrade."""
     engine = open_engine(url, create=create)
+    if locked:
+        with store_errors(url):
+            if not at_head(engine):
+                raise StoreError(f"database {safe_url(url)}: its schema changed while this poll held the cycle lock; "
+                                 "run it again")
+        return engine
     return make_current(engine)
