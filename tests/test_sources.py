@@ -226,3 +226,18 @@ def test_user_agents_name_the_distribution(hub, github):
     gh_source(github).poll(watch(github={"repos": ["QwenLM/Qwen3.7"]}), {})
     agents = {r.headers.get("User-Agent") for r in hub.requests} | {github.requests[-1].headers.get("User-Agent")}
     assert all(a and a.startswith(f"openweights-watcher/{__version__}") for a in agents), agents
+
+
+def test_only_an_https_endpoint_loads_the_ca_bundle():
+    """An http:// mirror never does TLS (other origins are refused), so its process skips the bundle's ~0.06 s;
+    the context it gets instead trusts no certificate, so a handshake could only fail."""
+    import ssl
+
+    import httpx2
+
+    from watcher.sources.hf import _tls_context, _tls_for
+
+    plain = _tls_for(httpx2.URL("http://127.0.0.1:8080/"))
+    assert plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
+    assert plain.cert_store_stats()["x509_ca"] == 0
+    assert _tls_for(httpx2.URL("https://huggingface.co/")) is _tls_context()  # httpx's default: the system's CAs
