@@ -138,6 +138,22 @@ def test_a_schema_behind_is_upgraded_by_an_ordinary_poll(watcher, hub):
         assert ("Qwen/Qwen3.7-7B",) in conn.execute("SELECT repo_id FROM repos").fetchall()
 
 
+@pytest.mark.parametrize("head", [True, False])
+def test_a_store_error_the_head_start_meets_is_one_line(polled, head, tmp_path):
+    """A table sqlite3 cannot read ends the poll as SQLAlchemy's errors do: one line, nothing stored."""
+    if not head:
+        polled.config["database"] += "?timeout=30"  # URL options: the ordinary path, for comparison
+    with sqlite3.connect(db_path(polled).removesuffix("?timeout=30")) as conn:
+        conn.execute("DROP TABLE repos")
+        runs = conn.execute("SELECT count(*) FROM poll_runs").fetchone()[0]
+    result = polled("poll")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "cycle not stored: no such table: repos" in lines[0], result.output
+    with sqlite3.connect(db_path(polled).removesuffix("?timeout=30")) as conn:
+        assert conn.execute("SELECT count(*) FROM poll_runs").fetchone()[0] == runs
+
+
 def test_requests_go_out_without_sqlalchemy(polled, hub):
     """The promise behind the head start, in a fresh interpreter: the whole fetch, no SQLAlchemy import."""
     hub.reset_requests()

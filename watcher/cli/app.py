@@ -87,6 +87,8 @@ def poll(
 def _poll_cycle(cfg, head):
     """One cycle under the cycle lock: concurrent polls (cron, replicas) take turns, each sees the last one's state."""
     engine = open_store(cfg, locked=head is not None)
+    import sqlite3
+
     from sqlalchemy.exc import SQLAlchemyError
 
     from watcher.engine.pipeline import run_cycle
@@ -97,7 +99,7 @@ def _poll_cycle(cfg, head):
             return run_cycle(cfg, engine, clock=now, head=head)
     except LockFileError as exc:
         fail(str(exc), code=1)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, sqlite3.Error) as exc:  # sqlite3: what a head start read without SQLAlchemy
         # Nothing was committed: the next cycle sees the same changes again, so no alert is lost.
         from watcher.store.problems import describe
 
